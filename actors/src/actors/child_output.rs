@@ -1,0 +1,199 @@
+//! Drains a child's stdout and stderr into its owning actor and reports its exit.
+//!
+//! Not an actor: a task on the owner's arbiter that forwards every line as a [`ChildLine`]
+//! message and then one [`ChildExited`]. The pipes are read to the end whatever the owner
+//! does, so a child is never blocked on a full pipe. Each spawn carries a `run` number so
+//! that an owner can ignore lines of a process it has already replaced.
+
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures::StreamExt;
+use tokio::process::Child;
+use tokio_util::codec::FramedRead;
+
+use crate::line_codec::BoundedLineCodec;
+
+/// Which pipe a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pipe {
+    Stdout,
+    Stderr,
+}
+
+/// One line of a child's output.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct ChildLine {
+    pub run: u64,
+    pub pipe: Pipe,
+    pub line: String,
+}
+
+/// The child exited (after its output was forwarded); `None` if waiting for it failed.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct ChildExited {
+    pub run: u64,
+    pub status: Option<ExitStatus>,
+}
+
+/// How long output still arriving after the exit is read, in case a grandchild holds a pipe.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
+
+/// Forwards `child`'s output and exit to `owner`. Call it on the owner's arbiter.
+pub fn forward_child<A>(mut child: Child, run: u64, owner: Addr<A>)
+where
+    A: Actor + Handler<ChildLine> + Handler<ChildExited>,
+    A::Context: actix::dev::ToEnvelope<A, ChildLine> + actix::dev::ToEnvelope<A, ChildExited>,
+{
+    let stdout = child.stdout.take().map(|s| {
+        FramedRead::new(s, BoundedLineCodec::default())
+            .map(|r| r.map(|l| (Pipe::Stdout, l)))
+            .boxed()
+    });
+    let stderr = child.stderr.take().map(|s| {
+        FramedRead::new(s, BoundedLineCodec::default())
+            .map(|r| r.map(|l| (Pipe::Stderr, l)))
+            .boxed()
+    });
+    let mut lines = futures::stream::select(
+        stdout.unwrap_or_else(|| futures::stream::empty().boxed()),
+        stderr.unwrap_or_else(|| futures::stream::empty().boxed()),
+    );
+    actix::spawn(async move {
+        let forward = |item: Option<Result<(Pipe, String), std::io::Error>>| -> bool {
+            match item {
+                Some(Ok((pipe, line))) => {
+                    owner.do_send(ChildLine { run, pipe, line });
+                    true
+                }
+                // A read error ends that pipe like EOF does; the exit still gets reported.
+                Some(Err(_)) | None => false,
+            }
+        };
+        let status = loop {
+            tokio::select! {
+                item = lines.next() => {
+                    if !forward(item) {
+                        break child.wait().await.ok();
+                    }
+                }
+                status = child.wait() => {
+                    let deadline = tokio::time::sleep(DRAIN_AFTER_EXIT);
+                    tokio::pin!(deadline);
+                    loop {
+                        tokio::select! {
+                            item = lines.next() => if !forward(item) { break },
+                            _ = &mut deadline => break,
+                        }
+                    }
+                    break status.ok();
+                }
+            }
+        };
+        owner.do_send(ChildExited { run, status });
+    });
+}
+
+/// The log level of an output line: errors when the line says so, warnings for the rest of
+/// stderr (tools print notices there), info otherwise.
+pub fn level_for_line(pipe: Pipe, line: &str) -> crate::types::LogLevel {
+    use crate::types::LogLevel;
+    let plain = crate::ansi::strip_ansi(line).to_ascii_lowercase();
+    let trimmed = plain.trim_start();
+    if trimmed.starts_with("error") || trimmed.starts_with("npm error") || plain.contains(" error:")
+    {
+        LogLevel::Error
+    } else if pipe == Pipe::Stderr || trimmed.starts_with("warn") {
+        LogLevel::Warn
+    } else {
+        LogLevel::Info
+    }
+}
+
+/// The last lines of a child's output, for error messages.
+#[derive(Debug, Default)]
+pub struct OutputTail {
+    stdout: std::collections::VecDeque<String>,
+    stderr: std::collections::VecDeque<String>,
+}
+
+impl OutputTail {
+    const LINES: usize = 12;
+
+    /// Remembers `line`, forgetting the oldest beyond the limit.
+    pub fn push(&mut self, pipe: Pipe, line: &str) {
+        let q = match pipe {
+            Pipe::Stdout => &mut self.stdout,
+            Pipe::Stderr => &mut self.stderr,
+        };
+        let plain = crate::ansi::strip_ansi(line);
+        if plain.trim().is_empty() {
+            return;
+        }
+        q.push_back(plain.trim_end().to_string());
+        if q.len() > Self::LINES {
+            q.pop_front();
+        }
+    }
+
+    /// The stderr tail, or the stdout tail when stderr was empty, joined by newlines.
+    pub fn text(&self) -> String {
+        let q = if self.stderr.is_empty() {
+            &self.stdout
+        } else {
+            &self.stderr
+        };
+        q.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+
+    /// Forgets everything (a new process starts).
+    pub fn clear(&mut self) {
+        self.stdout.clear();
+        self.stderr.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::LogLevel;
+
+    #[test]
+    fn levels_follow_the_text_and_the_pipe() {
+        assert_eq!(
+            level_for_line(Pipe::Stdout, "  ➜  Local: x"),
+            LogLevel::Info
+        );
+        assert_eq!(
+            level_for_line(Pipe::Stderr, "npm warn config"),
+            LogLevel::Warn
+        );
+        assert_eq!(
+            level_for_line(Pipe::Stderr, "Error: Port 1 is already in use"),
+            LogLevel::Error
+        );
+        assert_eq!(
+            level_for_line(Pipe::Stderr, "npm error code 1"),
+            LogLevel::Error
+        );
+        assert_eq!(
+            level_for_line(Pipe::Stdout, "\u{1b}[31merror\u{1b}[0m when starting"),
+            LogLevel::Error
+        );
+    }
+
+    #[test]
+    fn tail_prefers_stderr_and_is_bounded() {
+        let mut t = OutputTail::default();
+        t.push(Pipe::Stdout, "out");
+        assert_eq!(t.text(), "out");
+        for i in 0..20 {
+            t.push(Pipe::Stderr, &format!("err {i}"));
+        }
+        assert!(t.text().starts_with("err 8\n"));
+        assert!(t.text().ends_with("err 19"));
+    }
+}

@@ -1,0 +1,493 @@
+//! `GoWatcherActor`: watches a plugin's Go sources, debounces changes per plugin, runs at
+//! most one `go build` at a time, installs the binary atomically and asks the host to reload.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+use tokio_stream::wrappers::UnboundedReceiverStream;
+
+use super::child_output::{forward_child, level_for_line, ChildExited, ChildLine, OutputTail};
+use super::log_buffer::LogSink;
+use crate::binary_swap::{install_binary, InstallOutcome};
+use crate::build_errors::parse_build_errors;
+use crate::debounce::Debounce;
+use crate::go_watch_paths::{go_work_use_dirs, is_build_input, is_skipped_dir};
+use crate::host::PluginHost;
+use crate::process::{describe_exit, spawn, stop_group, ProcessSpec};
+use crate::types::{BuildError, DevProcessStatus, LogLevel, LogSource};
+
+/// Where `go build` writes the binary, relative to the plugin directory.
+pub const BUILD_OUTPUT: &str = "build/bin/plugin";
+/// Longest wait for the host's reload before the build is reported failed.
+const RELOAD_TIMEOUT: Duration = Duration::from_secs(60);
+/// Build output lines kept for error parsing.
+const MAX_BUILD_OUTPUT_LINES: usize = 5000;
+
+/// What the Go watcher tells its parent.
+#[derive(Message, Debug, Clone, PartialEq)]
+#[rtype(result = "()")]
+pub struct GoStatusChanged {
+    pub status: DevProcessStatus,
+    pub error: Option<String>,
+    /// Set when a build finished: how long it took and when it ended.
+    pub build: Option<(Duration, DateTime<Utc>)>,
+    /// Compiler errors of a failed build (published as `plugin/devserver/error`).
+    pub errors: Vec<BuildError>,
+}
+
+/// How the Go watcher builds and installs.
+#[derive(Debug, Clone)]
+pub struct GoWatcherSettings {
+    pub plugin_id: String,
+    pub dev_path: PathBuf,
+    pub go: PathBuf,
+    /// `<state>/plugins/<id>/bin/plugin`.
+    pub installed_binary: PathBuf,
+    pub debounce: Duration,
+    pub max_wait: Duration,
+    pub stop_grace: Duration,
+}
+
+struct RunningBuild {
+    run: u64,
+    /// `None` once the compiler exited and the binary is being installed and reloaded.
+    pgid: Option<i32>,
+    started: Instant,
+    output: Vec<String>,
+}
+
+/// See the module doc.
+pub struct GoWatcherActor {
+    settings: GoWatcherSettings,
+    parent: Recipient<GoStatusChanged>,
+    watch_logs: LogSink,
+    build_logs: LogSink,
+    host: Arc<dyn PluginHost>,
+    debounce: Debounce,
+    timer: Option<SpawnHandle>,
+    watcher: Option<RecommendedWatcher>,
+    watched: HashSet<PathBuf>,
+    roots: Vec<PathBuf>,
+    build: Option<RunningBuild>,
+    rebuild_after: bool,
+    run: u64,
+    stopping: bool,
+    tail: OutputTail,
+}
+
+impl GoWatcherActor {
+    /// A watcher for `settings.dev_path`; it builds once as soon as it starts.
+    pub fn new(
+        settings: GoWatcherSettings,
+        parent: Recipient<GoStatusChanged>,
+        logs: LogSink,
+        host: Arc<dyn PluginHost>,
+    ) -> Self {
+        let debounce = Debounce::new(settings.debounce, settings.max_wait);
+        Self {
+            settings,
+            parent,
+            watch_logs: logs.with_source(LogSource::GoWatch),
+            build_logs: logs.with_source(LogSource::GoBuild),
+            host,
+            debounce,
+            timer: None,
+            watcher: None,
+            watched: HashSet::new(),
+            roots: Vec::new(),
+            build: None,
+            rebuild_after: false,
+            run: 0,
+            stopping: false,
+            tail: OutputTail::default(),
+        }
+    }
+
+    fn report(&self, status: DevProcessStatus, error: Option<String>) {
+        self.parent.do_send(GoStatusChanged {
+            status,
+            error,
+            build: None,
+            errors: Vec::new(),
+        });
+    }
+
+    fn start_watching(&mut self, ctx: &mut Context<Self>) -> notify::Result<()> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let watcher = notify::recommended_watcher(move |res: notify::Result<Event>| {
+            let _ = tx.send(res);
+        })?;
+        self.watcher = Some(watcher);
+        ctx.add_stream(UnboundedReceiverStream::new(rx));
+
+        let dev = self.settings.dev_path.clone();
+        let pkg = dev.join("pkg");
+        let mut recursive = vec![pkg.clone()];
+        if let Ok(work) = std::fs::read_to_string(dev.join("go.work")) {
+            recursive.extend(
+                go_work_use_dirs(&work, &dev)
+                    .into_iter()
+                    .filter(|d| d.is_dir()),
+            );
+        }
+        self.roots = recursive.clone();
+        self.roots.push(dev.clone());
+        // The plugin root only for go.mod, go.sum and go.work: not recursive.
+        self.watch_dir(&dev);
+        for dir in recursive {
+            self.watch_tree(&dir);
+        }
+        self.watch_logs.info(format!(
+            "watching {} directories for .go, .mod, .sum and .work changes",
+            self.watched.len()
+        ));
+        Ok(())
+    }
+
+    fn watch_dir(&mut self, dir: &Path) {
+        if self.watched.contains(dir) {
+            return;
+        }
+        if let Some(w) = self.watcher.as_mut() {
+            match w.watch(dir, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    self.watched.insert(dir.to_path_buf());
+                }
+                Err(e) => self
+                    .watch_logs
+                    .warn(format!("cannot watch {}: {e}", dir.display())),
+            }
+        }
+    }
+
+    /// Watches `dir` and its subdirectories (skipping hidden, vendor, node_modules, build) and
+    /// returns true when the tree holds a build input. New directories are walked this way
+    /// because files written right after a directory is created can escape inotify.
+    fn watch_tree(&mut self, dir: &Path) -> bool {
+        self.watch_dir(dir);
+        let mut found = false;
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return false;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            if is_dir {
+                let skipped = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(is_skipped_dir);
+                if !skipped {
+                    found |= self.watch_tree(&path);
+                }
+            } else if is_build_input(&path, &self.roots) {
+                found = true;
+            }
+        }
+        found
+    }
+
+    fn on_change(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let deadline = self.debounce.record(now);
+        if let Some(t) = self.timer.take() {
+            ctx.cancel_future(t);
+        }
+        let delay = deadline.saturating_duration_since(now);
+        self.timer = Some(ctx.run_later(delay, |act, ctx| {
+            act.timer = None;
+            if act.debounce.fire_if_due(Instant::now()) {
+                act.request_build(ctx);
+            }
+        }));
+    }
+
+    fn request_build(&mut self, ctx: &mut Context<Self>) {
+        if self.stopping {
+            return;
+        }
+        if self.build.is_some() {
+            self.rebuild_after = true;
+            return;
+        }
+        let spec = ProcessSpec::new(
+            &self.settings.go,
+            vec![
+                "build".into(),
+                "-o".into(),
+                BUILD_OUTPUT.into(),
+                "./pkg".into(),
+            ],
+            &self.settings.dev_path,
+        );
+        self.run += 1;
+        self.tail.clear();
+        self.build_logs.info(format!("$ {}", spec.display()));
+        match spawn(&spec) {
+            Ok((child, pgid)) => {
+                forward_child(child, self.run, ctx.address());
+                self.build = Some(RunningBuild {
+                    run: self.run,
+                    pgid: Some(pgid),
+                    started: Instant::now(),
+                    output: Vec::new(),
+                });
+                self.report(DevProcessStatus::Building, None);
+            }
+            Err(e) => {
+                let msg = format!("{e}; install Go or pass its path (--go)");
+                self.build_logs.error(msg.clone());
+                self.report(DevProcessStatus::Error, Some(msg));
+            }
+        }
+    }
+
+    fn finish_build(&mut self, status: GoStatusChanged, ctx: &mut Context<Self>) {
+        self.build = None;
+        self.parent.do_send(status);
+        if self.rebuild_after && !self.stopping {
+            self.rebuild_after = false;
+            self.watch_logs
+                .info("sources changed during the build; building again");
+            self.request_build(ctx);
+        }
+    }
+
+    fn install_and_reload(&mut self, duration: Duration, ctx: &mut Context<Self>) {
+        let src = self.settings.dev_path.join(BUILD_OUTPUT);
+        let dst = self.settings.installed_binary.clone();
+        let host = self.host.clone();
+        let id = self.settings.plugin_id.clone();
+        let logs = self.build_logs.clone();
+        let work = async move {
+            let dst_for_log = dst.clone();
+            let installed = tokio::task::spawn_blocking(move || install_binary(&src, &dst))
+                .await
+                .map_err(|e| format!("installing the binary panicked: {e}"))?
+                .map_err(|e| {
+                    format!(
+                        "cannot install the binary at {}: {e}",
+                        dst_for_log.display()
+                    )
+                })?;
+            if installed == InstallOutcome::Unchanged {
+                logs.info("the new binary is identical to the installed one; skipping the reload");
+                return Ok(());
+            }
+            logs.info(format!("installed {}", dst_for_log.display()));
+            match tokio::time::timeout(RELOAD_TIMEOUT, host.reload_plugin(&id)).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(format!("reloading the plugin failed: {e}")),
+                Err(_) => Err(format!(
+                    "reloading the plugin did not finish within {RELOAD_TIMEOUT:?}"
+                )),
+            }
+        };
+        work.into_actor(self)
+            .map(move |res: Result<(), String>, act, ctx| {
+                let build = Some((duration, Utc::now()));
+                let status = match res {
+                    Ok(()) => GoStatusChanged {
+                        status: DevProcessStatus::Ready,
+                        error: None,
+                        build,
+                        errors: Vec::new(),
+                    },
+                    Err(msg) => {
+                        act.build_logs.error(msg.clone());
+                        GoStatusChanged {
+                            status: DevProcessStatus::Error,
+                            error: Some(msg),
+                            build,
+                            errors: Vec::new(),
+                        }
+                    }
+                };
+                act.finish_build(status, ctx);
+            })
+            .spawn(ctx);
+    }
+}
+
+impl Actor for GoWatcherActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        if let Err(e) = self.start_watching(ctx) {
+            let msg = format!("cannot watch {}: {e}", self.settings.dev_path.display());
+            self.watch_logs.error(msg.clone());
+            self.report(DevProcessStatus::Error, Some(msg));
+        }
+        self.request_build(ctx);
+    }
+}
+
+impl StreamHandler<notify::Result<Event>> for GoWatcherActor {
+    fn handle(&mut self, item: notify::Result<Event>, ctx: &mut Self::Context) {
+        let event = match item {
+            Ok(ev) => ev,
+            Err(e) => {
+                self.watch_logs.warn(format!("file watcher error: {e}"));
+                return;
+            }
+        };
+        let relevant_kind = matches!(
+            event.kind,
+            EventKind::Create(_)
+                | EventKind::Remove(_)
+                | EventKind::Modify(notify::event::ModifyKind::Data(_))
+                | EventKind::Modify(notify::event::ModifyKind::Name(_))
+                | EventKind::Modify(notify::event::ModifyKind::Any)
+                | EventKind::Any
+        );
+        if !relevant_kind {
+            return;
+        }
+        let mut changed = false;
+        for path in &event.paths {
+            let under_tree = self.roots[..self.roots.len().saturating_sub(1)]
+                .iter()
+                .any(|r| path.starts_with(r));
+            if under_tree && path.is_dir() {
+                let skipped = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(is_skipped_dir);
+                if !skipped && self.watch_tree(path) {
+                    changed = true;
+                }
+            } else if is_build_input(path, &self.roots) {
+                changed = true;
+            }
+            if matches!(event.kind, EventKind::Remove(_)) {
+                self.watched.remove(path);
+            }
+        }
+        if changed && !self.stopping {
+            self.on_change(ctx);
+        }
+    }
+
+    fn finished(&mut self, _: &mut Self::Context) {
+        // The watcher was dropped (stop); the actor stops through StopGoWatcher.
+    }
+}
+
+impl Handler<ChildLine> for GoWatcherActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ChildLine, _: &mut Self::Context) {
+        let level = if crate::build_errors::parse_build_errors(&msg.line, &self.settings.dev_path)
+            .is_empty()
+        {
+            level_for_line(msg.pipe, &msg.line)
+        } else {
+            LogLevel::Error
+        };
+        self.build_logs.log(level, msg.line.clone());
+        self.tail.push(msg.pipe, &msg.line);
+        if let Some(b) = self.build.as_mut().filter(|b| b.run == msg.run) {
+            if b.output.len() < MAX_BUILD_OUTPUT_LINES {
+                b.output.push(msg.line);
+            }
+        }
+    }
+}
+
+impl Handler<ChildExited> for GoWatcherActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ChildExited, ctx: &mut Self::Context) {
+        let Some(build) = self.build.as_mut().filter(|b| b.run == msg.run) else {
+            return;
+        };
+        build.pgid = None;
+        let duration = build.started.elapsed();
+        if self.stopping {
+            self.build = None;
+            return;
+        }
+        if msg.status.is_some_and(|s| s.success()) {
+            self.build_logs
+                .info(format!("build succeeded in {:.2}s", duration.as_secs_f64()));
+            self.install_and_reload(duration, ctx);
+            return;
+        }
+        let how = msg
+            .status
+            .as_ref()
+            .map(describe_exit)
+            .unwrap_or_else(|| "ended".into());
+        let output = build.output.join("\n");
+        let errors = parse_build_errors(&output, &self.settings.dev_path);
+        let summary = match errors.first() {
+            Some(first) => format!(
+                "build failed with {} error{}: {}:{}:{}: {}",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" },
+                first.file,
+                first.line,
+                first.column,
+                first.message
+            ),
+            None => format!("build failed ({how}): {}", self.tail.text()),
+        };
+        self.build_logs
+            .error(format!("{summary}; keeping the previous binary"));
+        let status = GoStatusChanged {
+            status: DevProcessStatus::Error,
+            error: Some(summary),
+            build: Some((duration, Utc::now())),
+            errors,
+        };
+        self.finish_build(status, ctx);
+    }
+}
+
+/// Builds now (single-flight: during a build, one more build follows it).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct RequestBuild;
+
+impl Handler<RequestBuild> for GoWatcherActor {
+    type Result = ();
+
+    fn handle(&mut self, _: RequestBuild, ctx: &mut Self::Context) {
+        self.request_build(ctx);
+    }
+}
+
+/// Stops watching and kills a running build's process group; answers when it is gone.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct StopGoWatcher;
+
+impl Handler<StopGoWatcher> for GoWatcherActor {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: StopGoWatcher, ctx: &mut Self::Context) -> Self::Result {
+        self.stopping = true;
+        self.watcher = None;
+        if let Some(t) = self.timer.take() {
+            ctx.cancel_future(t);
+        }
+        let pgid = self.build.as_ref().and_then(|b| b.pgid);
+        let grace = self.settings.stop_grace;
+        let logs = self.build_logs.clone();
+        Box::pin(
+            async move {
+                if let Some(pgid) = pgid {
+                    stop_group(pgid, None, grace).await;
+                    logs.info("cancelled the running build");
+                }
+            }
+            .into_actor(self)
+            .map(|(), _, ctx| ctx.stop()),
+        )
+    }
+}

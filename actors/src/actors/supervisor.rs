@@ -1,0 +1,414 @@
+//! `DevServerSupervisor`: the DevServerManager. Owns the plugin map; every public operation
+//! is a message to it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::go_watcher::GoWatcherSettings;
+use super::log_buffer::LogBufferActor;
+use super::plugin::{GetPluginLogs, GetState, PluginActor, PluginPlan, Rebuild, StopPlugin};
+use super::port_allocator::{AllocatePort, PortAllocatorActor};
+use super::vite::ViteSettings;
+use crate::config::EngineConfig;
+use crate::error::DevServerError;
+use crate::events::{DevServerEvent, EventBus};
+use crate::host::PluginHost;
+use crate::package_manager::{detect_package_manager, PackageManager};
+use crate::plugin_id::validate_plugin_id;
+use crate::process::find_on_path;
+use crate::types::{DevServerState, LogEntry};
+
+/// Longest wait for the host's answer to `get_plugin`.
+const HOST_LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Owns every plugin's dev server; see the module doc.
+pub struct DevServerSupervisor {
+    config: Arc<EngineConfig>,
+    host: Arc<dyn PluginHost>,
+    bus: EventBus,
+    ports: Addr<PortAllocatorActor>,
+    plugins: HashMap<String, Addr<PluginActor>>,
+}
+
+impl DevServerSupervisor {
+    /// A supervisor with its port allocator; call `.start()` on an actix arbiter.
+    pub fn new(config: Arc<EngineConfig>, host: Arc<dyn PluginHost>, bus: EventBus) -> Self {
+        let ports = PortAllocatorActor::new(config.port_range, config.port_probe.clone()).start();
+        Self {
+            config,
+            host,
+            bus,
+            ports,
+            plugins: HashMap::new(),
+        }
+    }
+
+    fn vite_settings(&self, id: &str, ui_dir: PathBuf) -> Result<ViteSettings, DevServerError> {
+        let cfg = &self.config;
+        let package_manager = cfg.package_manager.unwrap_or_else(|| {
+            detect_package_manager(
+                &ui_dir,
+                cfg.package_manager_path.is_some() || find_on_path("pnpm").is_some(),
+            )
+        });
+        let program = match &cfg.package_manager_path {
+            Some(p) => p.clone(),
+            None => find_on_path(package_manager.program()).ok_or_else(|| {
+                DevServerError::ToolNotFound {
+                    tool: package_manager.program().into(),
+                    fix: "its path with `--package-manager-path` (builder: `package_manager_path`)"
+                        .into(),
+                }
+            })?,
+        };
+        let mut path_prefix = vec![];
+        if let Some(dir) = cfg.node.as_deref().and_then(Path::parent) {
+            path_prefix.push(dir.to_path_buf());
+        }
+        if let Some(dir) = cfg.package_manager_path.as_deref().and_then(Path::parent) {
+            path_prefix.push(dir.to_path_buf());
+        }
+        if package_manager != PackageManager::Bun
+            && cfg.node.is_none()
+            && find_on_path("node").is_none()
+        {
+            return Err(DevServerError::ToolNotFound {
+                tool: "node".into(),
+                fix: "its path with `--node` (builder: `node`)".into(),
+            });
+        }
+        Ok(ViteSettings {
+            plugin_id: id.to_string(),
+            ui_dir,
+            package_manager,
+            program,
+            path_prefix,
+            ready_timeout: cfg.vite_ready_timeout,
+            port_retries: cfg.vite_port_retries,
+            stop_grace: cfg.stop_grace,
+        })
+    }
+
+    fn go_settings(&self, id: &str, dev_path: &Path) -> Result<GoWatcherSettings, DevServerError> {
+        let go = self
+            .config
+            .go
+            .clone()
+            .ok_or_else(|| DevServerError::ToolNotFound {
+                tool: "go".into(),
+                fix: "its path with `--go` (builder: `go`)".into(),
+            })?;
+        Ok(GoWatcherSettings {
+            plugin_id: id.to_string(),
+            dev_path: dev_path.to_path_buf(),
+            go,
+            installed_binary: self.config.installed_binary(id),
+            debounce: self.config.debounce,
+            max_wait: self.config.debounce_max_wait,
+            stop_grace: self.config.stop_grace,
+        })
+    }
+
+    /// Checks the plugin directory and the tools; allocates nothing.
+    fn plan(
+        &self,
+        id: &str,
+        dev_path: &Path,
+    ) -> Result<(Option<ViteSettings>, Option<GoWatcherSettings>), DevServerError> {
+        if !dev_path.is_dir() {
+            return Err(DevServerError::DevPathMissing {
+                id: id.to_string(),
+                path: dev_path.to_path_buf(),
+            });
+        }
+        let ui = dev_path.join("ui");
+        let pkg = dev_path.join("pkg");
+        let (has_ui, has_pkg) = (ui.join("package.json").is_file(), pkg.is_dir());
+        if !has_ui && !has_pkg {
+            return Err(DevServerError::NothingToRun(dev_path.to_path_buf()));
+        }
+        let vite = has_ui.then(|| self.vite_settings(id, ui)).transpose()?;
+        let go = has_pkg
+            .then(|| self.go_settings(id, dev_path))
+            .transpose()?;
+        Ok((vite, go))
+    }
+}
+
+impl Actor for DevServerSupervisor {
+    type Context = Context<Self>;
+}
+
+/// Starts the dev server of a plugin: from the host's dev path, or from `dev_path` when given.
+/// Idempotent: a running dev server's state is returned as it is.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<DevServerState, DevServerError>")]
+pub struct StartDevServer {
+    pub plugin_id: String,
+    pub dev_path: Option<PathBuf>,
+}
+
+impl Handler<StartDevServer> for DevServerSupervisor {
+    // Atomic: two starts of one plugin must not both pass the "already running" check. The
+    // wait is bounded (host lookup with a timeout, a port allocation); children run detached.
+    type Result = AtomicResponse<Self, Result<DevServerState, DevServerError>>;
+
+    fn handle(&mut self, msg: StartDevServer, _: &mut Self::Context) -> Self::Result {
+        let host = self.host.clone();
+        let running = self.plugins.get(&msg.plugin_id).cloned();
+        let id = msg.plugin_id.clone();
+        let find = async move {
+            if let Some(addr) = running {
+                if let Ok(state) = addr.send(GetState).await {
+                    return Ok(Found::Running(state));
+                }
+            }
+            validate_plugin_id(&id)?;
+            if let Some(path) = msg.dev_path {
+                return Ok(Found::DevPath(path));
+            }
+            let info = match tokio::time::timeout(HOST_LOOKUP_TIMEOUT, host.get_plugin(&id)).await {
+                Ok(Ok(info)) => info,
+                Ok(Err(e)) => {
+                    return Err(DevServerError::UnknownPlugin {
+                        id,
+                        reason: e.to_string(),
+                    })
+                }
+                Err(_) => return Err(DevServerError::Host(format!("looking up `{id}` timed out"))),
+            };
+            if !info.dev_mode {
+                return Err(DevServerError::NotInDevMode(id));
+            }
+            info.dev_path
+                .map(Found::DevPath)
+                .ok_or(DevServerError::NoDevPath(id))
+        };
+        let id = msg.plugin_id;
+        AtomicResponse::new(Box::pin(
+            find.into_actor(self)
+                .then(move |found, act, _| {
+                    let ports = act.ports.clone();
+                    let planned = found.and_then(|found| match found {
+                        Found::Running(state) => Ok(Err(state)),
+                        Found::DevPath(path) => {
+                            // Symlinks and `..` resolved once, so paths in events are stable.
+                            let dev_path = std::fs::canonicalize(&path).unwrap_or(path);
+                            let (vite, go) = act.plan(&id, &dev_path)?;
+                            Ok(Ok((dev_path, vite, go)))
+                        }
+                    });
+                    async move {
+                        let (dev_path, vite, go) = match planned? {
+                            Err(running) => return Ok(Err(running)),
+                            Ok(p) => p,
+                        };
+                        let vite = match vite {
+                            Some(settings) => {
+                                let request = AllocatePort {
+                                    plugin_id: id.clone(),
+                                    avoid: vec![],
+                                };
+                                Some((settings, ports.send(request).await??))
+                            }
+                            None => None,
+                        };
+                        Ok(Ok(PluginPlan {
+                            plugin_id: id,
+                            dev_path,
+                            vite,
+                            go,
+                        }))
+                    }
+                    .into_actor(act)
+                })
+                .map(
+                    |planned: Result<Result<PluginPlan, DevServerState>, DevServerError>,
+                     act,
+                     _| {
+                        let plan = match planned? {
+                            Err(running) => return Ok(running),
+                            Ok(plan) => plan,
+                        };
+                        Ok(act.spawn_plugin(plan))
+                    },
+                ),
+        ))
+    }
+}
+
+enum Found {
+    Running(DevServerState),
+    DevPath(PathBuf),
+}
+
+impl DevServerSupervisor {
+    fn spawn_plugin(&mut self, plan: PluginPlan) -> DevServerState {
+        let id = plan.plugin_id.clone();
+        let cfg = &self.config;
+        let logs = LogBufferActor::new(
+            &id,
+            self.bus.clone(),
+            cfg.log_capacity,
+            cfg.log_byte_cap,
+            cfg.log_flush_interval,
+            cfg.log_batch_max,
+        )
+        .start();
+        let actor = PluginActor::new(
+            plan,
+            self.bus.clone(),
+            self.host.clone(),
+            self.ports.clone(),
+            logs,
+        );
+        let state = actor.initial_state();
+        self.bus.publish(DevServerEvent::Status(state.clone()));
+        self.plugins.insert(id, actor.start());
+        state
+    }
+}
+
+/// Stops a plugin's dev server and answers when its processes are gone.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(), DevServerError>")]
+pub struct StopDevServer {
+    pub plugin_id: String,
+}
+
+impl Handler<StopDevServer> for DevServerSupervisor {
+    type Result = ResponseFuture<Result<(), DevServerError>>;
+
+    fn handle(&mut self, msg: StopDevServer, _: &mut Self::Context) -> Self::Result {
+        let addr = self.plugins.remove(&msg.plugin_id);
+        Box::pin(async move {
+            let addr = addr.ok_or(DevServerError::NotRunning(msg.plugin_id))?;
+            addr.send(StopPlugin).await?;
+            Ok(())
+        })
+    }
+}
+
+/// Rebuilds a plugin's Go side now.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(), DevServerError>")]
+pub struct RebuildPlugin {
+    pub plugin_id: String,
+}
+
+impl Handler<RebuildPlugin> for DevServerSupervisor {
+    type Result = ResponseFuture<Result<(), DevServerError>>;
+
+    fn handle(&mut self, msg: RebuildPlugin, _: &mut Self::Context) -> Self::Result {
+        let addr = self.plugins.get(&msg.plugin_id).cloned();
+        Box::pin(async move {
+            addr.ok_or(DevServerError::NotRunning(msg.plugin_id))?
+                .send(Rebuild)
+                .await?
+        })
+    }
+}
+
+/// A plugin's state; the idle state when no dev server runs for it.
+#[derive(Message, Debug)]
+#[rtype(result = "DevServerState")]
+pub struct GetDevServerState {
+    pub plugin_id: String,
+}
+
+impl Handler<GetDevServerState> for DevServerSupervisor {
+    type Result = ResponseFuture<DevServerState>;
+
+    fn handle(&mut self, msg: GetDevServerState, _: &mut Self::Context) -> Self::Result {
+        let addr = self.plugins.get(&msg.plugin_id).cloned();
+        Box::pin(async move {
+            match addr {
+                Some(a) => a
+                    .send(GetState)
+                    .await
+                    .unwrap_or_else(|_| DevServerState::idle(&msg.plugin_id)),
+                None => DevServerState::idle(&msg.plugin_id),
+            }
+        })
+    }
+}
+
+/// The states of every running dev server, sorted by plugin id.
+#[derive(Message, Debug)]
+#[rtype(result = "Vec<DevServerState>")]
+pub struct ListDevServerStates;
+
+impl Handler<ListDevServerStates> for DevServerSupervisor {
+    type Result = ResponseFuture<Vec<DevServerState>>;
+
+    fn handle(&mut self, _: ListDevServerStates, _: &mut Self::Context) -> Self::Result {
+        let addrs: Vec<_> = self.plugins.values().cloned().collect();
+        Box::pin(async move {
+            let mut states = Vec::with_capacity(addrs.len());
+            for a in addrs {
+                if let Ok(s) = a.send(GetState).await {
+                    states.push(s);
+                }
+            }
+            states.sort_by(|a, b| a.plugin_id.cmp(&b.plugin_id));
+            states
+        })
+    }
+}
+
+/// A plugin's buffered logs (`count <= 0`: all; empty when no dev server runs).
+#[derive(Message, Debug)]
+#[rtype(result = "Vec<LogEntry>")]
+pub struct GetDevServerLogs {
+    pub plugin_id: String,
+    pub count: i64,
+}
+
+impl Handler<GetDevServerLogs> for DevServerSupervisor {
+    type Result = ResponseFuture<Vec<LogEntry>>;
+
+    fn handle(&mut self, msg: GetDevServerLogs, _: &mut Self::Context) -> Self::Result {
+        let addr = self.plugins.get(&msg.plugin_id).cloned();
+        Box::pin(async move {
+            match addr {
+                Some(a) => a.send(GetPluginLogs(msg.count)).await.unwrap_or_default(),
+                None => Vec::new(),
+            }
+        })
+    }
+}
+
+/// True when ovdev manages a dev server for the plugin.
+#[derive(Message, Debug)]
+#[rtype(result = "bool")]
+pub struct IsManaged {
+    pub plugin_id: String,
+}
+
+impl Handler<IsManaged> for DevServerSupervisor {
+    type Result = bool;
+
+    fn handle(&mut self, msg: IsManaged, _: &mut Self::Context) -> bool {
+        self.plugins.contains_key(&msg.plugin_id)
+    }
+}
+
+/// Stops every dev server; answers when every child process group is gone.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl Handler<Shutdown> for DevServerSupervisor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Shutdown, _: &mut Self::Context) -> Self::Result {
+        let addrs: Vec<_> = self.plugins.drain().map(|(_, a)| a).collect();
+        Box::pin(async move {
+            futures::future::join_all(addrs.iter().map(|a| a.send(StopPlugin))).await;
+        })
+    }
+}

@@ -1,0 +1,347 @@
+//! `ViteActor`: installs the UI's dependencies if needed, runs its Vite dev server on the
+//! allocated port, detects readiness, and retries on another port when the port was taken.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::child_output::{forward_child, level_for_line, ChildExited, ChildLine, OutputTail};
+use super::log_buffer::LogSink;
+use super::port_allocator::{AllocatePort, PortAllocatorActor, ReleasePort};
+use crate::package_manager::PackageManager;
+use crate::process::{describe_exit, spawn, stop_group, ProcessSpec, StopOutcome};
+use crate::types::{DevProcessStatus, DevServerState};
+use crate::vite_ready::{is_port_in_use_line, is_ready_line};
+
+/// What the Vite actor tells its parent: the new status, the port, and an error if any.
+#[derive(Message, Debug, Clone, PartialEq)]
+#[rtype(result = "()")]
+pub struct ViteStatusChanged {
+    pub status: DevProcessStatus,
+    pub port: u16,
+    pub error: Option<String>,
+}
+
+/// How the Vite actor runs the package manager.
+#[derive(Debug, Clone)]
+pub struct ViteSettings {
+    pub plugin_id: String,
+    /// The plugin's `ui/` directory.
+    pub ui_dir: PathBuf,
+    pub package_manager: PackageManager,
+    /// The package manager's executable.
+    pub program: PathBuf,
+    /// Directories put first on the child's `PATH` (node's and the package manager's).
+    pub path_prefix: Vec<PathBuf>,
+    pub ready_timeout: Duration,
+    pub port_retries: u32,
+    pub stop_grace: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Installing { pgid: i32 },
+    Starting { pgid: i32, timed_out: bool },
+    Ready { pgid: i32 },
+    Failed,
+    Stopping,
+}
+
+impl Phase {
+    fn pgid(self) -> Option<i32> {
+        match self {
+            Phase::Installing { pgid } | Phase::Starting { pgid, .. } | Phase::Ready { pgid } => {
+                Some(pgid)
+            }
+            Phase::Failed | Phase::Stopping => None,
+        }
+    }
+}
+
+/// Runs one plugin's Vite dev server; see the module doc.
+pub struct ViteActor {
+    settings: ViteSettings,
+    port: u16,
+    parent: Recipient<ViteStatusChanged>,
+    logs: LogSink,
+    ports: Addr<PortAllocatorActor>,
+    run: u64,
+    phase: Phase,
+    tail: OutputTail,
+    port_in_use: bool,
+    failed_ports: Vec<u16>,
+    retries_left: u32,
+    ready_timer: Option<SpawnHandle>,
+}
+
+impl ViteActor {
+    /// A Vite actor for an already allocated `port`.
+    pub fn new(
+        settings: ViteSettings,
+        port: u16,
+        parent: Recipient<ViteStatusChanged>,
+        logs: LogSink,
+        ports: Addr<PortAllocatorActor>,
+    ) -> Self {
+        let retries_left = settings.port_retries;
+        Self {
+            settings,
+            port,
+            parent,
+            logs,
+            ports,
+            run: 0,
+            phase: Phase::Failed,
+            tail: OutputTail::default(),
+            port_in_use: false,
+            failed_ports: Vec::new(),
+            retries_left,
+            ready_timer: None,
+        }
+    }
+
+    fn report(&self, status: DevProcessStatus, error: Option<String>) {
+        self.parent.do_send(ViteStatusChanged {
+            status,
+            port: self.port,
+            error,
+        });
+    }
+
+    fn fail(&mut self, message: String) {
+        self.logs.error(message.clone());
+        self.phase = Phase::Failed;
+        self.report(DevProcessStatus::Error, Some(message));
+    }
+
+    fn spec(&self, args: Vec<String>) -> ProcessSpec {
+        let mut spec = ProcessSpec::new(&self.settings.program, args, &self.settings.ui_dir);
+        if !self.settings.path_prefix.is_empty() {
+            let current = std::env::var_os("PATH").unwrap_or_default();
+            let dirs = self
+                .settings
+                .path_prefix
+                .iter()
+                .cloned()
+                .chain(std::env::split_paths(&current));
+            if let Ok(joined) = std::env::join_paths(dirs) {
+                spec.env
+                    .insert("PATH".into(), joined.to_string_lossy().into_owned());
+            }
+        }
+        spec
+    }
+
+    fn start_process(&mut self, args: Vec<String>, ctx: &mut Context<Self>) -> Option<i32> {
+        let spec = self.spec(args);
+        self.run += 1;
+        self.tail.clear();
+        self.port_in_use = false;
+        self.logs.info(format!("$ {}", spec.display()));
+        match spawn(&spec) {
+            Ok((child, pgid)) => {
+                forward_child(child, self.run, ctx.address());
+                Some(pgid)
+            }
+            Err(e) => {
+                self.fail(format!(
+                    "{e}; check that {} is installed or pass its path (--package-manager-path)",
+                    self.settings.package_manager
+                ));
+                None
+            }
+        }
+    }
+
+    fn install(&mut self, ctx: &mut Context<Self>) {
+        self.logs.info(format!(
+            "{} is missing: installing dependencies with `{} install`",
+            self.settings.ui_dir.join("node_modules").display(),
+            self.settings.package_manager
+        ));
+        if let Some(pgid) = self.start_process(self.settings.package_manager.install_args(), ctx) {
+            self.phase = Phase::Installing { pgid };
+        }
+    }
+
+    fn start_vite(&mut self, ctx: &mut Context<Self>) {
+        let args = self.settings.package_manager.dev_args(self.port);
+        if let Some(pgid) = self.start_process(args, ctx) {
+            self.phase = Phase::Starting {
+                pgid,
+                timed_out: false,
+            };
+            self.report(DevProcessStatus::Starting, None);
+            let run = self.run;
+            let timeout = self.settings.ready_timeout;
+            self.ready_timer =
+                Some(ctx.run_later(timeout, move |act, _| act.ready_timeout(run, timeout)));
+        }
+    }
+
+    fn ready_timeout(&mut self, run: u64, timeout: Duration) {
+        if let (true, Phase::Starting { pgid, .. }) = (run == self.run, self.phase) {
+            self.phase = Phase::Starting {
+                pgid,
+                timed_out: true,
+            };
+            let msg = format!(
+                "Vite did not report ready (its `Local:` line for port {}) within {:.0?}; it keeps running in case it is only slow",
+                self.port, timeout
+            );
+            self.logs.error(msg.clone());
+            self.report(DevProcessStatus::Error, Some(msg));
+        }
+    }
+
+    fn retry_on_another_port(&mut self, ctx: &mut Context<Self>) {
+        self.retries_left -= 1;
+        let old = self.port;
+        self.failed_ports.push(old);
+        self.logs.warn(format!(
+            "port {old} was taken by another process before Vite could bind it; trying another port"
+        ));
+        self.ports.do_send(ReleasePort(old));
+        let request = AllocatePort {
+            plugin_id: self.settings.plugin_id.clone(),
+            avoid: self.failed_ports.clone(),
+        };
+        self.ports
+            .send(request)
+            .into_actor(self)
+            .map(|res, act, ctx| {
+                if act.phase == Phase::Stopping {
+                    if let Ok(Ok(port)) = res {
+                        act.ports.do_send(ReleasePort(port));
+                    }
+                    return;
+                }
+                match res {
+                    Ok(Ok(port)) => {
+                        act.port = port;
+                        act.start_vite(ctx);
+                    }
+                    Ok(Err(e)) => act.fail(format!("cannot restart Vite on another port: {e}")),
+                    Err(_) => act.fail("cannot restart Vite: the port allocator is gone".into()),
+                }
+            })
+            .wait(ctx);
+    }
+}
+
+impl Actor for ViteActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        if self.settings.ui_dir.join("node_modules").is_dir() {
+            self.start_vite(ctx);
+        } else {
+            self.report(DevProcessStatus::Starting, None);
+            self.install(ctx);
+        }
+    }
+}
+
+impl Handler<ChildLine> for ViteActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ChildLine, _: &mut Self::Context) {
+        self.logs
+            .log(level_for_line(msg.pipe, &msg.line), msg.line.clone());
+        if msg.run != self.run {
+            return;
+        }
+        self.tail.push(msg.pipe, &msg.line);
+        if is_port_in_use_line(&msg.line) {
+            self.port_in_use = true;
+        }
+        if let Phase::Starting { pgid, .. } = self.phase {
+            if is_ready_line(&msg.line, self.port) {
+                self.phase = Phase::Ready { pgid };
+                self.logs.info(format!(
+                    "Vite is ready: {}/",
+                    DevServerState::vite_url_for(self.port)
+                ));
+                self.report(DevProcessStatus::Ready, None);
+            }
+        }
+    }
+}
+
+impl Handler<ChildExited> for ViteActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ChildExited, ctx: &mut Self::Context) {
+        if msg.run != self.run {
+            return;
+        }
+        let how = msg
+            .status
+            .as_ref()
+            .map(describe_exit)
+            .unwrap_or_else(|| "ended".into());
+        let success = msg.status.is_some_and(|s| s.success());
+        if let Some(t) = self.ready_timer.take() {
+            ctx.cancel_future(t);
+        }
+        match self.phase {
+            Phase::Installing { .. } if success => {
+                self.logs.info("dependencies installed");
+                self.start_vite(ctx);
+            }
+            Phase::Installing { .. } => {
+                let tail = self.tail.text();
+                self.fail(format!(
+                    "`{} install` failed ({how}): {tail}",
+                    self.settings.package_manager
+                ));
+            }
+            Phase::Starting { .. } if self.port_in_use && self.retries_left > 0 => {
+                self.retry_on_another_port(ctx);
+            }
+            Phase::Starting { .. } => {
+                let tail = self.tail.text();
+                self.fail(format!("Vite exited before it was ready ({how}): {tail}"));
+            }
+            Phase::Ready { .. } => {
+                self.fail(format!("Vite {how} after it was ready"));
+            }
+            Phase::Failed | Phase::Stopping => {}
+        }
+    }
+}
+
+/// Stops Vite's whole process group; answers once the group is gone.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct StopVite;
+
+impl Handler<StopVite> for ViteActor {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: StopVite, ctx: &mut Self::Context) -> Self::Result {
+        if let Some(t) = self.ready_timer.take() {
+            ctx.cancel_future(t);
+        }
+        let pgid = self.phase.pgid();
+        self.phase = Phase::Stopping;
+        let grace = self.settings.stop_grace;
+        let logs = self.logs.clone();
+        Box::pin(
+            async move {
+                if let Some(pgid) = pgid {
+                    match stop_group(pgid, None, grace).await {
+                        StopOutcome::Terminated => logs.info("Vite stopped"),
+                        StopOutcome::Killed => {
+                            logs.warn(format!("Vite ignored SIGTERM for {grace:?}; killed it"))
+                        }
+                        StopOutcome::Stuck => logs.error("Vite's process group survived SIGKILL"),
+                    }
+                }
+            }
+            .into_actor(self)
+            .map(|(), _, ctx| ctx.stop()),
+        )
+    }
+}

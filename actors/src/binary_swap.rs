@@ -1,0 +1,124 @@
+//! Installs a freshly built plugin binary without ever leaving a window with no binary.
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::Path;
+
+/// What [`install_binary`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstallOutcome {
+    /// The destination already held a byte-identical binary; nothing was written.
+    Unchanged,
+    /// The new binary replaced (or created) the destination.
+    Installed,
+}
+
+/// Copies `src` to `dst` through a temporary file in `dst`'s directory and an atomic rename,
+/// keeping `src`'s permissions. Skips the copy when `dst` is byte-identical to `src`.
+///
+/// Blocking: call it from a blocking thread, not from an actor.
+pub fn install_binary(src: &Path, dst: &Path) -> io::Result<InstallOutcome> {
+    if same_contents(src, dst)? {
+        return Ok(InstallOutcome::Unchanged);
+    }
+    let dir = dst.parent().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} has no parent", dst.display()),
+        )
+    })?;
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".plugin.tmp-{}", uuid::Uuid::new_v4().simple()));
+    let result = (|| {
+        fs::copy(src, &tmp)?;
+        fs::set_permissions(&tmp, fs::metadata(src)?.permissions())?;
+        fs::File::open(&tmp)?.sync_all()?;
+        fs::rename(&tmp, dst)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map(|()| InstallOutcome::Installed)
+}
+
+fn same_contents(a: &Path, b: &Path) -> io::Result<bool> {
+    let (ma, mb) = match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(ma), Ok(mb)) => (ma, mb),
+        (Err(e), _) => return Err(e),
+        (_, Err(e)) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        (_, Err(e)) => return Err(e),
+    };
+    if ma.len() != mb.len() {
+        return Ok(false);
+    }
+    let (mut fa, mut fb) = (fs::File::open(a)?, fs::File::open(b)?);
+    let (mut ba, mut bb) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+    loop {
+        let n = read_full(&mut fa, &mut ba)?;
+        let m = read_full(&mut fb, &mut bb)?;
+        if n != m || ba[..n] != bb[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+fn read_full(f: &mut fs::File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match f.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn installs_then_skips_identical_then_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("built");
+        let dst = dir.path().join("state/plugins/p/bin/plugin");
+        fs::write(&src, b"v1").unwrap();
+        fs::set_permissions(&src, fs::Permissions::from_mode(0o755)).unwrap();
+
+        assert_eq!(
+            install_binary(&src, &dst).unwrap(),
+            InstallOutcome::Installed
+        );
+        assert_eq!(fs::read(&dst).unwrap(), b"v1");
+        assert_eq!(
+            fs::metadata(&dst).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        assert_eq!(
+            install_binary(&src, &dst).unwrap(),
+            InstallOutcome::Unchanged
+        );
+
+        fs::write(&src, b"v2").unwrap();
+        assert_eq!(
+            install_binary(&src, &dst).unwrap(),
+            InstallOutcome::Installed
+        );
+        assert_eq!(fs::read(&dst).unwrap(), b"v2");
+        let leftovers: Vec<_> = fs::read_dir(dst.parent().unwrap()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn a_missing_source_is_an_error_and_keeps_the_old_binary() {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("plugin");
+        fs::write(&dst, b"old").unwrap();
+        assert!(install_binary(&dir.path().join("nope"), &dst).is_err());
+        assert_eq!(fs::read(&dst).unwrap(), b"old");
+    }
+}

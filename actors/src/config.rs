@@ -1,0 +1,101 @@
+//! Engine settings, resolved once by the facade and shared read-only by every actor.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::package_manager::PackageManager;
+
+/// Tells whether a port is free right now; replaceable so tests can simulate a lost race.
+pub type PortProbe = Arc<dyn Fn(u16) -> bool + Send + Sync>;
+
+/// Everything the engine needs to know, with defaults from the spec.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// State root: plugins are installed under `<state_dir>/plugins/<id>/`.
+    pub state_dir: PathBuf,
+    /// `go` executable (absolute, or resolved from `PATH` by the facade); `None`: not found.
+    pub go: Option<PathBuf>,
+    /// Forced package manager; `None`: from the lockfile, else pnpm if found, else npm.
+    pub package_manager: Option<PackageManager>,
+    /// Executable of the package manager when it is not the one on `PATH`.
+    pub package_manager_path: Option<PathBuf>,
+    /// `node` executable; its directory is put first on the UI processes' `PATH`.
+    pub node: Option<PathBuf>,
+    /// Quiet period of the Go watcher's debounce.
+    pub debounce: Duration,
+    /// Longest wait between the first change of a burst and its build.
+    pub debounce_max_wait: Duration,
+    /// How long Vite may take to print its `Local:` line.
+    pub vite_ready_timeout: Duration,
+    /// How often a taken port (Vite's strictPort failure) is retried with another port.
+    pub vite_port_retries: u32,
+    /// Time between SIGTERM and SIGKILL when stopping a process group.
+    pub stop_grace: Duration,
+    /// Log entries kept per plugin.
+    pub log_capacity: usize,
+    /// Bytes of log messages kept per plugin.
+    pub log_byte_cap: usize,
+    /// Interval of log batches on the bus.
+    pub log_flush_interval: Duration,
+    /// Entries that force a log batch before the interval ends.
+    pub log_batch_max: usize,
+    /// Inclusive range of Vite ports.
+    pub port_range: (u16, u16),
+    /// How many events a subscriber may lag behind.
+    pub event_capacity: usize,
+    /// Port-free check used by the allocator.
+    pub port_probe: PortProbe,
+}
+
+impl EngineConfig {
+    /// Defaults with the given state directory and no tools resolved.
+    pub fn new(state_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            state_dir: state_dir.into(),
+            go: None,
+            package_manager: None,
+            package_manager_path: None,
+            node: None,
+            debounce: crate::debounce::DEFAULT_DEBOUNCE,
+            debounce_max_wait: crate::debounce::DEFAULT_MAX_WAIT,
+            vite_ready_timeout: Duration::from_secs(30),
+            vite_port_retries: 3,
+            stop_grace: crate::process::DEFAULT_STOP_GRACE,
+            log_capacity: crate::log_ring::DEFAULT_LOG_CAPACITY,
+            log_byte_cap: crate::log_ring::DEFAULT_LOG_BYTE_CAP,
+            log_flush_interval: Duration::from_millis(100),
+            log_batch_max: 1000,
+            port_range: (crate::ports::PORT_RANGE_START, crate::ports::PORT_RANGE_END),
+            event_capacity: crate::events::DEFAULT_EVENT_CAPACITY,
+            port_probe: Arc::new(crate::ports::probe_port_free),
+        }
+    }
+
+    /// `<state>/plugins/<id>/bin/plugin`, where a built plugin is installed.
+    pub fn installed_binary(&self, plugin_id: &str) -> PathBuf {
+        plugin_dir(&self.state_dir, plugin_id)
+            .join("bin")
+            .join("plugin")
+    }
+}
+
+/// `<state>/plugins/<id>`.
+pub fn plugin_dir(state_dir: &Path, plugin_id: &str) -> PathBuf {
+    state_dir.join("plugins").join(plugin_id)
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("state_dir", &self.state_dir)
+            .field("go", &self.go)
+            .field("package_manager", &self.package_manager)
+            .field("package_manager_path", &self.package_manager_path)
+            .field("node", &self.node)
+            .field("debounce", &self.debounce)
+            .field("vite_ready_timeout", &self.vite_ready_timeout)
+            .field("port_range", &self.port_range)
+            .finish_non_exhaustive()
+    }
+}

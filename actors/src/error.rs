@@ -1,0 +1,43 @@
+//! Errors of the engine's operations, worded for the person who has to fix them.
+
+use std::path::PathBuf;
+
+use crate::plugin_id::InvalidPluginId;
+use crate::ports::NoFreePort;
+
+/// Why an operation on a dev server failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DevServerError {
+    #[error(transparent)]
+    InvalidId(#[from] InvalidPluginId),
+    #[error("plugin `{id}` not found: {reason}")]
+    UnknownPlugin { id: String, reason: String },
+    #[error("plugin `{0}` is not in dev mode; enable dev mode for it first")]
+    NotInDevMode(String),
+    #[error("plugin `{0}` has no dev path set; point it at the plugin's source directory")]
+    NoDevPath(String),
+    #[error("dev path `{path}` of plugin `{id}` does not exist or is not a directory")]
+    DevPathMissing { id: String, path: PathBuf },
+    #[error("`{0}` has neither a `pkg/` (Go backend) nor a `ui/` (Vite UI) directory; is it an Omniview plugin?")]
+    NothingToRun(PathBuf),
+    #[error("no dev server running for plugin `{0}`")]
+    NotRunning(String),
+    #[error("plugin `{0}` has no Go backend (`pkg/`) to rebuild")]
+    NoBackend(String),
+    #[error(transparent)]
+    NoFreePort(#[from] NoFreePort),
+    #[error("`{tool}` not found on PATH; install it or set {fix}")]
+    ToolNotFound { tool: String, fix: String },
+    #[error("external mode (attach_external/detach_external) is not implemented yet; it arrives with the external-mode issue")]
+    ExternalNotImplemented,
+    #[error("the plugin host failed: {0}")]
+    Host(String),
+    #[error("the dev server engine has stopped")]
+    EngineStopped,
+}
+
+impl From<actix::MailboxError> for DevServerError {
+    fn from(_: actix::MailboxError) -> Self {
+        Self::EngineStopped
+    }
+}

@@ -1,0 +1,38 @@
+//! The actor engine behind ovdev: it runs the dev loop of Omniview plugins.
+//!
+//! # Layout
+//! - Pure logic, no actix types, unit-tested: [`types`] (wire format), [`build_errors`],
+//!   [`log_ring`], [`ansi`], [`vite_ready`], [`ports`], [`debounce`], [`package_manager`],
+//!   [`plugin_id`], [`line_codec`], [`go_watch_paths`], [`binary_swap`], [`process`]
+//!   (process specs and group stops).
+//! - Actors, one per file under [`actors`]: `DevServerSupervisor` owns the plugin map and the
+//!   global `PortAllocatorActor`; one `PluginActor` per dev plugin owns its `DevServerState`
+//!   and its children `ViteActor`, `GoWatcherActor` and `LogBufferActor`.
+//! - [`events`]: the typed events and the non-blocking [`events::EventBus`].
+//! - [`host`]: the [`host::PluginHost`] trait through which a rebuilt plugin is reloaded.
+//!
+//! # How it works
+//! Every public operation is a message to the supervisor. Children report to their
+//! `PluginActor`, which folds the reports into its state and publishes one
+//! `plugin/devserver/status` event per change. Log lines go to the plugin's `LogBufferActor`,
+//! which batches them onto the bus every 100 ms. Child processes run in their own process
+//! groups and are stopped group-wide (SIGTERM, grace, SIGKILL).
+
+pub mod actors;
+pub mod ansi;
+pub mod binary_swap;
+pub mod build_errors;
+pub mod config;
+pub mod debounce;
+pub mod error;
+pub mod events;
+pub mod go_watch_paths;
+pub mod host;
+pub mod line_codec;
+pub mod log_ring;
+pub mod package_manager;
+pub mod plugin_id;
+pub mod ports;
+pub mod process;
+pub mod types;
+pub mod vite_ready;

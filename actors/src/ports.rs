@@ -1,0 +1,132 @@
+//! Port bookkeeping for Vite dev servers: which ports of the range are handed out, to whom.
+
+use std::collections::BTreeMap;
+
+/// First port of the default range.
+pub const PORT_RANGE_START: u16 = 15173;
+/// Last port of the default range (inclusive: 100 ports).
+pub const PORT_RANGE_END: u16 = 15272;
+
+/// Returned when every port of the range is assigned or busy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no free port available in range {start}-{end}")]
+pub struct NoFreePort {
+    pub start: u16,
+    pub end: u16,
+}
+
+/// Which ports of an inclusive range are assigned to which plugin.
+#[derive(Debug, Clone)]
+pub struct PortBook {
+    start: u16,
+    end: u16,
+    assigned: BTreeMap<u16, String>,
+}
+
+impl PortBook {
+    /// Bookkeeping for the inclusive range `start..=end`.
+    pub fn new(start: u16, end: u16) -> Self {
+        Self {
+            start,
+            end: end.max(start),
+            assigned: BTreeMap::new(),
+        }
+    }
+
+    /// Assigns the lowest port that is neither assigned nor reported busy by `is_free`, skipping
+    /// `avoid` (ports that just failed for this plugin).
+    pub fn allocate(
+        &mut self,
+        plugin_id: &str,
+        avoid: &[u16],
+        mut is_free: impl FnMut(u16) -> bool,
+    ) -> Result<u16, NoFreePort> {
+        for port in self.start..=self.end {
+            if self.assigned.contains_key(&port) || avoid.contains(&port) || !is_free(port) {
+                continue;
+            }
+            self.assigned.insert(port, plugin_id.to_string());
+            return Ok(port);
+        }
+        Err(NoFreePort {
+            start: self.start,
+            end: self.end,
+        })
+    }
+
+    /// Frees `port`; freeing a port that is not assigned does nothing.
+    pub fn release(&mut self, port: u16) {
+        self.assigned.remove(&port);
+    }
+
+    /// Frees every port of `plugin_id` and returns them.
+    pub fn release_plugin(&mut self, plugin_id: &str) -> Vec<u16> {
+        let ports: Vec<u16> = self
+            .assigned
+            .iter()
+            .filter(|(_, id)| id.as_str() == plugin_id)
+            .map(|(p, _)| *p)
+            .collect();
+        for p in &ports {
+            self.assigned.remove(p);
+        }
+        ports
+    }
+
+    /// The plugin `port` is assigned to.
+    pub fn owner(&self, port: u16) -> Option<&str> {
+        self.assigned.get(&port).map(String::as_str)
+    }
+}
+
+/// True when nothing listens on `127.0.0.1:port` right now (bind, then close).
+///
+/// This is a check-then-use race by nature; the Vite actor handles the loser's side.
+pub fn probe_port_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocates_lowest_free_and_reuses_after_release() {
+        let mut book = PortBook::new(100, 102);
+        assert_eq!(book.allocate("a", &[], |_| true), Ok(100));
+        assert_eq!(book.allocate("b", &[], |_| true), Ok(101));
+        book.release(100);
+        assert_eq!(book.allocate("c", &[], |_| true), Ok(100));
+        assert_eq!(book.owner(101), Some("b"));
+    }
+
+    #[test]
+    fn skips_busy_and_avoided_ports() {
+        let mut book = PortBook::new(100, 103);
+        assert_eq!(book.allocate("a", &[101], |p| p != 100), Ok(102));
+    }
+
+    #[test]
+    fn exhaustion_names_the_range() {
+        let mut book = PortBook::new(15173, 15272);
+        for i in 0..100 {
+            book.allocate(&format!("p{i}"), &[], |_| true).unwrap();
+        }
+        let err = book.allocate("late", &[], |_| true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no free port available in range 15173-15272"
+        );
+    }
+
+    #[test]
+    fn release_plugin_frees_all_its_ports() {
+        let mut book = PortBook::new(1, 5);
+        book.allocate("a", &[], |_| true).unwrap();
+        book.allocate("b", &[], |_| true).unwrap();
+        book.allocate("a", &[], |_| true).unwrap();
+        assert_eq!(book.release_plugin("a"), vec![1, 3]);
+        assert_eq!(book.owner(1), None);
+        assert_eq!(book.owner(2), Some("b"));
+    }
+}

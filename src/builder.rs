@@ -1,0 +1,217 @@
+//! [`DevServerBuilder`]: resolves settings (builder first, then the environment) and starts
+//! the engine on its own actix System thread, or inside the current System.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Actor;
+use ovdev_actors::actors::DevServerSupervisor;
+use ovdev_actors::config::{EngineConfig, PortProbe};
+use ovdev_actors::events::EventBus;
+use ovdev_actors::host::PluginHost;
+use ovdev_actors::package_manager::PackageManager;
+use ovdev_actors::process::find_on_path;
+
+use crate::handle::DevServerHandle;
+
+/// Environment variable that overrides the default state directory.
+pub const STATE_DIR_ENV: &str = "OMNIVIEW_STATE_DIR";
+
+/// Why the engine could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum BuilderError {
+    #[error("no state directory: set {STATE_DIR_ENV} or pass a state directory (`--state-dir`)")]
+    NoStateDir,
+    #[error("{what} `{path}` does not exist or is not executable; fix the path or leave it unset to use PATH")]
+    BadToolPath { what: &'static str, path: PathBuf },
+    #[error("cannot start the engine thread: {0}")]
+    Thread(#[from] std::io::Error),
+    #[error("the engine thread exited during start-up")]
+    EngineDied,
+}
+
+/// Configures and starts the dev-server engine.
+pub struct DevServerBuilder {
+    host: Arc<dyn PluginHost>,
+    state_dir: Option<PathBuf>,
+    go: Option<PathBuf>,
+    package_manager: Option<PackageManager>,
+    package_manager_path: Option<PathBuf>,
+    node: Option<PathBuf>,
+    tweaks: Vec<Box<dyn FnOnce(&mut EngineConfig) + Send>>,
+}
+
+impl DevServerBuilder {
+    /// A builder whose plugins are looked up and reloaded through `host`.
+    pub fn new(host: impl PluginHost) -> Self {
+        Self::with_host(Arc::new(host))
+    }
+
+    /// Like [`DevServerBuilder::new`] with a shared host.
+    pub fn with_host(host: Arc<dyn PluginHost>) -> Self {
+        Self {
+            host,
+            state_dir: None,
+            go: None,
+            package_manager: None,
+            package_manager_path: None,
+            node: None,
+            tweaks: Vec::new(),
+        }
+    }
+
+    /// State root (default: `$OMNIVIEW_STATE_DIR`, else `~/.omniview`).
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// The `go` executable (default: `go` on `PATH`).
+    pub fn go(mut self, path: impl Into<PathBuf>) -> Self {
+        self.go = Some(path.into());
+        self
+    }
+
+    /// Forces a package manager (default: from the UI's lockfile, else pnpm if found, else npm).
+    pub fn package_manager(mut self, pm: PackageManager) -> Self {
+        self.package_manager = Some(pm);
+        self
+    }
+
+    /// The package manager's executable (default: found on `PATH`).
+    pub fn package_manager_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.package_manager_path = Some(path.into());
+        self
+    }
+
+    /// The `node` executable; its directory goes first on the UI processes' `PATH`.
+    pub fn node(mut self, path: impl Into<PathBuf>) -> Self {
+        self.node = Some(path.into());
+        self
+    }
+
+    fn tweak(mut self, f: impl FnOnce(&mut EngineConfig) + Send + 'static) -> Self {
+        self.tweaks.push(Box::new(f));
+        self
+    }
+
+    /// Quiet period after the last Go change before a build (default 500 ms).
+    pub fn debounce(self, d: Duration) -> Self {
+        self.tweak(move |c| c.debounce = d)
+    }
+
+    /// Longest delay from the first change of a burst to its build (default 2 s).
+    pub fn debounce_max_wait(self, d: Duration) -> Self {
+        self.tweak(move |c| c.debounce_max_wait = d)
+    }
+
+    /// How long Vite may take to become ready (default 30 s).
+    pub fn vite_ready_timeout(self, d: Duration) -> Self {
+        self.tweak(move |c| c.vite_ready_timeout = d)
+    }
+
+    /// Time between SIGTERM and SIGKILL when stopping processes (default 5 s).
+    pub fn stop_grace(self, d: Duration) -> Self {
+        self.tweak(move |c| c.stop_grace = d)
+    }
+
+    /// Log entries and message bytes kept per plugin (defaults 5000 and 8 MiB).
+    pub fn log_limits(self, entries: usize, bytes: usize) -> Self {
+        self.tweak(move |c| {
+            c.log_capacity = entries;
+            c.log_byte_cap = bytes;
+        })
+    }
+
+    /// Inclusive range of Vite ports (default 15173-15272).
+    pub fn port_range(self, start: u16, end: u16) -> Self {
+        self.tweak(move |c| c.port_range = (start, end))
+    }
+
+    /// Replaces the port-free check (tests use it to simulate a port lost to a race).
+    pub fn port_probe(self, probe: PortProbe) -> Self {
+        self.tweak(move |c| c.port_probe = probe)
+    }
+
+    /// Events a subscriber may lag behind before it misses some (default 4096).
+    pub fn event_capacity(self, n: usize) -> Self {
+        self.tweak(move |c| c.event_capacity = n)
+    }
+
+    /// The settings the engine would run with; no side effects.
+    pub fn resolve(&mut self) -> Result<EngineConfig, BuilderError> {
+        let state_dir = match self.state_dir.clone() {
+            Some(d) => d,
+            None => match std::env::var_os(STATE_DIR_ENV).filter(|v| !v.is_empty()) {
+                Some(d) => PathBuf::from(d),
+                None => dirs::home_dir()
+                    .map(|h| h.join(".omniview"))
+                    .ok_or(BuilderError::NoStateDir)?,
+            },
+        };
+        let mut cfg = EngineConfig::new(state_dir);
+        cfg.go = tool(self.go.clone(), "go", "`go` path")?;
+        cfg.package_manager = self.package_manager;
+        cfg.package_manager_path = match self.package_manager_path.clone() {
+            Some(p) => Some(check_tool(p, "package manager path")?),
+            None => None,
+        };
+        cfg.node = tool(self.node.clone(), "node", "`node` path")?;
+        for t in self.tweaks.drain(..) {
+            t(&mut cfg);
+        }
+        Ok(cfg)
+    }
+
+    /// Starts the engine: inside the current actix System when called within one, else on a
+    /// System thread of its own. The handle works from any tokio runtime.
+    pub fn start(mut self) -> Result<DevServerHandle, BuilderError> {
+        let cfg = Arc::new(self.resolve()?);
+        let bus = EventBus::new(cfg.event_capacity);
+        let host = self.host.clone();
+        if actix_rt::System::try_current().is_some() {
+            let addr = DevServerSupervisor::new(cfg, host, bus.clone()).start();
+            return Ok(DevServerHandle::new(addr, bus, None));
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let engine_bus = bus.clone();
+        std::thread::Builder::new()
+            .name("ovdev-engine".into())
+            .spawn(move || {
+                let system = actix_rt::System::new();
+                system.block_on(async move {
+                    let addr = DevServerSupervisor::new(cfg, host, engine_bus).start();
+                    let _ = tx.send((addr, actix_rt::System::current()));
+                });
+                if let Err(e) = system.run() {
+                    tracing::error!(error = %e, "the engine's actix system failed");
+                }
+            })?;
+        let (addr, system) = rx.recv().map_err(|_| BuilderError::EngineDied)?;
+        Ok(DevServerHandle::new(addr, bus, Some(system)))
+    }
+}
+
+fn tool(
+    given: Option<PathBuf>,
+    name: &str,
+    what: &'static str,
+) -> Result<Option<PathBuf>, BuilderError> {
+    match given {
+        Some(p) => check_tool(p, what).map(Some),
+        None => Ok(find_on_path(name)),
+    }
+}
+
+fn check_tool(path: PathBuf, what: &'static str) -> Result<PathBuf, BuilderError> {
+    // A bare name ("pnpm") is looked up on PATH like a shell would.
+    let resolved = if path.components().count() == 1 && !path.is_absolute() {
+        path.to_str().and_then(find_on_path)
+    } else if path.is_file() {
+        Some(path.clone())
+    } else {
+        None
+    };
+    resolved.ok_or(BuilderError::BadToolPath { what, path })
+}

@@ -1,0 +1,70 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// ovdev: hot-reload dev loop for Omniview plugins (Go backend + Vite UI).
+#[derive(Debug, Parser)]
+#[command(name = "ovdev", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run Vite and rebuild the Go backend on save, for one or more plugin directories.
+    Dev(DevArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Plugin source directories (each with plugin.yaml, pkg/ and/or ui/).
+    #[arg(required = true, value_name = "PLUGIN_DIR")]
+    pub plugin_dirs: Vec<PathBuf>,
+
+    /// Plugin id, instead of plugin.yaml's `id` (only with one directory).
+    #[arg(long)]
+    pub id: Option<String>,
+
+    /// State directory (default: $OMNIVIEW_STATE_DIR, else ~/.omniview).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Path of the `go` executable (default: `go` on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub go: Option<PathBuf>,
+
+    /// Package manager for the UI: pnpm, npm, yarn or bun (default: from the lockfile).
+    #[arg(long, value_name = "NAME")]
+    pub package_manager: Option<String>,
+
+    /// Path of the package manager's executable (default: found on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub package_manager_path: Option<PathBuf>,
+
+    /// Path of the `node` executable (default: `node` on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub node: Option<PathBuf>,
+
+    /// Quiet period after the last Go change before rebuilding, in milliseconds.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub debounce_ms: u64,
+
+    /// Seconds Vite may take to become ready.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub vite_timeout_secs: u64,
+
+    /// Print only NDJSON events on stdout: {"name": ..., "data": ...} per line.
+    #[arg(long)]
+    pub json: bool,
+
+    /// No colours (also when NO_COLOR is set or stdout is not a terminal).
+    #[arg(long)]
+    pub no_color: bool,
+
+    /// More diagnostics on stderr (or set OVDEV_LOG, e.g. OVDEV_LOG=debug).
+    #[arg(long, short)]
+    pub verbose: bool,
+}

@@ -1,0 +1,172 @@
+//! The `ovdev` command line: argument parsing, resolution into a plugin list, and the run loop.
+
+mod args;
+mod host;
+mod output;
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use futures::StreamExt;
+use omniview_devserver::manifest::plugin_id_of;
+use omniview_devserver::{DevServerBuilder, DevServerHandle, PackageManager};
+use tokio::signal::unix::{signal, SignalKind};
+
+use args::{Cli, Command, DevArgs};
+use host::CliPluginHost;
+use output::Printer;
+
+/// Exit code for usage errors, as clap uses.
+const USAGE_ERROR: u8 = 2;
+
+/// Parses the command line and runs the chosen command.
+pub fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Dev(args) => run_dev(args),
+    }
+}
+
+fn usage_error(msg: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
+    eprintln!("ovdev: error: {msg}");
+    eprintln!("\nFor more information, try 'ovdev dev --help'.");
+    Ok(ExitCode::from(USAGE_ERROR))
+}
+
+fn run_dev(args: DevArgs) -> anyhow::Result<ExitCode> {
+    if args.id.is_some() && args.plugin_dirs.len() > 1 {
+        return usage_error("`--id` can only be used with a single plugin directory");
+    }
+    let mut plugins = BTreeMap::new();
+    for dir in &args.plugin_dirs {
+        let id = match plugin_id_of(dir, args.id.as_deref()) {
+            Ok(id) => id,
+            Err(e) => return usage_error(e),
+        };
+        let abs = std::fs::canonicalize(dir)
+            .with_context(|| format!("cannot resolve `{}`", dir.display()))?;
+        if let Some(other) = plugins.insert(id.clone(), abs.clone()) {
+            return usage_error(format!(
+                "`{}` and `{}` both have the plugin id `{id}`",
+                other.display(),
+                abs.display()
+            ));
+        }
+    }
+    let package_manager = match args.package_manager.as_deref() {
+        None => None,
+        Some(name) => match PackageManager::from_name(name) {
+            Some(pm) => Some(pm),
+            None => {
+                return usage_error(format!(
+                    "unknown package manager `{name}`; use pnpm, npm, yarn or bun"
+                ))
+            }
+        },
+    };
+    init_tracing(args.verbose);
+
+    let mut builder = DevServerBuilder::new(CliPluginHost::new(plugins.clone()))
+        .debounce(Duration::from_millis(args.debounce_ms))
+        .vite_ready_timeout(Duration::from_secs(args.vite_timeout_secs));
+    if let Some(d) = &args.state_dir {
+        builder = builder.state_dir(d);
+    }
+    if let Some(go) = &args.go {
+        builder = builder.go(go);
+    }
+    if let Some(pm) = package_manager {
+        builder = builder.package_manager(pm);
+    }
+    if let Some(p) = &args.package_manager_path {
+        builder = builder.package_manager_path(p);
+    }
+    if let Some(node) = &args.node {
+        builder = builder.node(node);
+    }
+    let printer = Printer::new(args.json, output::use_colour(args.no_color));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let handle = builder.start()?;
+        let code = dev_loop(&handle, &plugins, printer).await;
+        Ok(code)
+    })
+}
+
+async fn dev_loop(
+    handle: &DevServerHandle,
+    plugins: &BTreeMap<String, std::path::PathBuf>,
+    mut printer: Printer,
+) -> ExitCode {
+    let mut events = handle.subscribe();
+    let (mut sigint, mut sigterm) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(i), Ok(t)) => (i, t),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("ovdev: cannot install signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut failed = false;
+    for id in plugins.keys() {
+        if let Err(e) = handle.start_dev_server(id).await {
+            eprintln!("ovdev: cannot start the dev server of `{id}`: {e}");
+            failed = true;
+            break;
+        }
+    }
+    if !failed {
+        loop {
+            tokio::select! {
+                ev = events.next() => match ev {
+                    Some(received) => printer.print(&received),
+                    None => break,
+                },
+                _ = sigint.recv() => break,
+                _ = sigterm.recv() => break,
+            }
+        }
+        printer.note("stopping: Vite, builds and watchers");
+    }
+    let shutdown = handle.shutdown();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(received) = events.next() => printer.print(&received),
+        }
+    }
+    // Events published during the last moments of the stop (final states, last log batch).
+    while let Ok(Some(received)) =
+        tokio::time::timeout(Duration::from_millis(150), events.next()).await
+    {
+        printer.print(&received);
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn init_tracing(verbose: bool) {
+    let default = if verbose { "info" } else { "warn,ovdev=info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OVDEV_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}

@@ -1,0 +1,183 @@
+//! [`DevServerHandle`]: the cloneable, thread-safe front door to a running engine.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use actix::Addr;
+use ovdev_actors::actors::supervisor::{
+    GetDevServerLogs, GetDevServerState, IsManaged, ListDevServerStates, RebuildPlugin, Shutdown,
+    StartDevServer, StopDevServer,
+};
+use ovdev_actors::actors::DevServerSupervisor;
+use ovdev_actors::error::DevServerError;
+use ovdev_actors::events::{EventBus, EventStream};
+use ovdev_actors::types::{DevServerState, LogEntry};
+
+/// Clone + Send + Sync handle with the DevServerManager operations as async methods.
+#[derive(Clone)]
+pub struct DevServerHandle {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    addr: Addr<DevServerSupervisor>,
+    bus: EventBus,
+    /// The System the builder started for the engine, stopped after shutdown.
+    system: Option<actix_rt::System>,
+    shut_down: AtomicBool,
+}
+
+impl DevServerHandle {
+    pub(crate) fn new(
+        addr: Addr<DevServerSupervisor>,
+        bus: EventBus,
+        system: Option<actix_rt::System>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                addr,
+                bus,
+                system,
+                shut_down: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Every event published from now on; a subscriber that lags is told what it missed.
+    pub fn subscribe(&self) -> EventStream {
+        self.inner.bus.subscribe()
+    }
+
+    /// Starts the plugin's dev server from the host's dev path (idempotent).
+    pub async fn start_dev_server(
+        &self,
+        plugin_id: &str,
+    ) -> Result<DevServerState, DevServerError> {
+        let msg = StartDevServer {
+            plugin_id: plugin_id.to_string(),
+            dev_path: None,
+        };
+        self.inner.addr.send(msg).await?
+    }
+
+    /// Starts a dev server for the plugin source at `dev_path`, without asking the host.
+    pub async fn start_dev_server_for_path(
+        &self,
+        plugin_id: &str,
+        dev_path: impl Into<PathBuf>,
+    ) -> Result<DevServerState, DevServerError> {
+        let msg = StartDevServer {
+            plugin_id: plugin_id.to_string(),
+            dev_path: Some(dev_path.into()),
+        };
+        self.inner.addr.send(msg).await?
+    }
+
+    /// Stops the plugin's dev server; returns when its processes are gone.
+    pub async fn stop_dev_server(&self, plugin_id: &str) -> Result<(), DevServerError> {
+        let msg = StopDevServer {
+            plugin_id: plugin_id.to_string(),
+        };
+        self.inner.addr.send(msg).await?
+    }
+
+    /// Stops (if running) and starts the plugin's dev server again, from the same source.
+    pub async fn restart_dev_server(
+        &self,
+        plugin_id: &str,
+    ) -> Result<DevServerState, DevServerError> {
+        let previous = self.get_dev_server_state(plugin_id).await?;
+        match self.stop_dev_server(plugin_id).await {
+            Ok(()) | Err(DevServerError::NotRunning(_)) => {}
+            Err(e) => return Err(e),
+        }
+        if previous.dev_path.is_empty() {
+            self.start_dev_server(plugin_id).await
+        } else {
+            self.start_dev_server_for_path(plugin_id, previous.dev_path)
+                .await
+        }
+    }
+
+    /// Rebuilds the plugin's Go side now (Vite untouched).
+    pub async fn rebuild_plugin(&self, plugin_id: &str) -> Result<(), DevServerError> {
+        let msg = RebuildPlugin {
+            plugin_id: plugin_id.to_string(),
+        };
+        self.inner.addr.send(msg).await?
+    }
+
+    /// The plugin's state (mode `idle` when no dev server runs).
+    pub async fn get_dev_server_state(
+        &self,
+        plugin_id: &str,
+    ) -> Result<DevServerState, DevServerError> {
+        let msg = GetDevServerState {
+            plugin_id: plugin_id.to_string(),
+        };
+        Ok(self.inner.addr.send(msg).await?)
+    }
+
+    /// The states of all running dev servers, sorted by plugin id.
+    pub async fn list_dev_server_states(&self) -> Result<Vec<DevServerState>, DevServerError> {
+        Ok(self.inner.addr.send(ListDevServerStates).await?)
+    }
+
+    /// The last `count` log entries of the plugin, oldest first (`count <= 0`: all).
+    pub async fn get_dev_server_logs(
+        &self,
+        plugin_id: &str,
+        count: i64,
+    ) -> Result<Vec<LogEntry>, DevServerError> {
+        let msg = GetDevServerLogs {
+            plugin_id: plugin_id.to_string(),
+            count,
+        };
+        Ok(self.inner.addr.send(msg).await?)
+    }
+
+    /// True when ovdev manages a dev server for the plugin.
+    pub async fn is_managed(&self, plugin_id: &str) -> Result<bool, DevServerError> {
+        let msg = IsManaged {
+            plugin_id: plugin_id.to_string(),
+        };
+        Ok(self.inner.addr.send(msg).await?)
+    }
+
+    /// Attaching to externally run plugins arrives with the external-mode issue.
+    pub async fn attach_external(
+        &self,
+        _plugin_id: &str,
+        _vite_port: u16,
+    ) -> Result<DevServerState, DevServerError> {
+        Err(DevServerError::ExternalNotImplemented)
+    }
+
+    /// Detaching from externally run plugins arrives with the external-mode issue.
+    pub async fn detach_external(&self, _plugin_id: &str) -> Result<(), DevServerError> {
+        Err(DevServerError::ExternalNotImplemented)
+    }
+
+    /// Stops every dev server and returns once every child process group is gone; then stops
+    /// the engine's own System, if the builder started one. Later calls return at once.
+    pub async fn shutdown(&self) {
+        if self.inner.shut_down.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let _ = self.inner.addr.send(Shutdown).await;
+        if let Some(system) = &self.inner.system {
+            system.stop();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if !self.shut_down.load(Ordering::SeqCst) {
+            // Last resort: without an await we cannot wait for the children; ask for the stop.
+            tracing::warn!("DevServerHandle dropped without shutdown(); stopping dev servers in the background");
+            self.addr.do_send(Shutdown);
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! omniview-devserver: the dev loop of Omniview plugins, as a library and as the `ovdev` CLI.
+//!
+//! An IDE embeds the engine with [`DevServerBuilder`], supplying a [`PluginHost`], and drives
+//! it through the cloneable [`DevServerHandle`]; it receives state, log and build-error events
+//! from [`DevServerHandle::subscribe`] in the JSON the Omniview frontend understands.
+//! The engine itself (actors, process handling, pure logic) lives in the `ovdev-actors` crate;
+//! see `docs/architecture.md`.
+
+mod builder;
+mod handle;
+pub mod manifest;
+
+pub use builder::{BuilderError, DevServerBuilder};
+pub use handle::DevServerHandle;
+pub use ovdev_actors::error::DevServerError;
+pub use ovdev_actors::events::{DevServerEvent, EventStream, Received};
+pub use ovdev_actors::host::{HostError, PluginHost, PluginInfo};
+pub use ovdev_actors::package_manager::PackageManager;
+pub use ovdev_actors::types::{
+    BuildError, BuildErrorsPayload, DevInfoFile, DevProcessStatus, DevServerMode, DevServerState,
+    LogEntry, LogLevel, LogSource,
+};
+
+/// The engine crate, for advanced embedders and tests.
+pub use ovdev_actors as engine;
