@@ -29,6 +29,21 @@ pub struct PluginPlan {
     pub go: Option<GoWatcherSettings>,
 }
 
+/// The state of a plugin whose children are about to start.
+pub fn initial_state(plan: &PluginPlan) -> DevServerState {
+    let mut state = DevServerState::idle(&plan.plugin_id);
+    state.mode = DevServerMode::Managed;
+    state.dev_path = plan.dev_path.to_string_lossy().into_owned();
+    if let Some((_, port)) = &plan.vite {
+        state.vite_port = *port;
+        state.vite_status = DevProcessStatus::Starting;
+    }
+    if plan.go.is_some() {
+        state.go_status = DevProcessStatus::Starting;
+    }
+    state
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ErrorSide {
     Vite,
@@ -56,18 +71,8 @@ impl PluginActor {
         ports: Addr<PortAllocatorActor>,
         logs: Addr<LogBufferActor>,
     ) -> Self {
-        let mut state = DevServerState::idle(&plan.plugin_id);
-        state.mode = DevServerMode::Managed;
-        state.dev_path = plan.dev_path.to_string_lossy().into_owned();
-        if let Some((_, port)) = &plan.vite {
-            state.vite_port = *port;
-            state.vite_status = DevProcessStatus::Starting;
-        }
-        if plan.go.is_some() {
-            state.go_status = DevProcessStatus::Starting;
-        }
         Self {
-            state,
+            state: initial_state(&plan),
             plan: Some(plan),
             host,
             ports,

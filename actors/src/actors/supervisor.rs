@@ -9,8 +9,10 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::go_watcher::GoWatcherSettings;
-use super::log_buffer::LogBufferActor;
-use super::plugin::{GetPluginLogs, GetState, PluginActor, PluginPlan, Rebuild, StopPlugin};
+use super::log_buffer::{LogBufferActor, PublishInOrder};
+use super::plugin::{
+    initial_state, GetPluginLogs, GetState, PluginActor, PluginPlan, Rebuild, StopPlugin,
+};
 use super::port_allocator::{AllocatePort, PortAllocatorActor};
 use super::vite::ViteSettings;
 use crate::config::EngineConfig;
@@ -259,15 +261,9 @@ impl DevServerSupervisor {
             cfg.log_batch_max,
         )
         .start();
-        let actor = PluginActor::new(
-            plan,
-            self.bus.clone(),
-            self.host.clone(),
-            self.ports.clone(),
-            logs,
-        );
+        logs.do_send(PublishInOrder(DevServerEvent::Status(initial_state(&plan))));
+        let actor = PluginActor::new(plan, self.host.clone(), self.ports.clone(), logs);
         let state = actor.initial_state();
-        self.bus.publish(DevServerEvent::Status(state.clone()));
         self.plugins.insert(id, actor.start());
         state
     }
