@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: unit, actor-level and real-process tests (real go build, real
+# Vite through npm and pnpm, real signals). Installs what is missing first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+. scripts/go-env.sh
+# Real-process tests start Vite and go build; two at a time keeps a 2-core machine responsive.
+cargo test --workspace -- --test-threads="${OVDEV_TEST_THREADS:-2}"
