@@ -1,0 +1,577 @@
+//! Message-driven tests of the actor tree: the engine runs for real (actors, process groups,
+//! file watching) but with fake `go` and package-manager scripts and a recording host, so
+//! that every operation and error case of the spec is covered quickly.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use omniview_devserver::engine::config::PortProbe;
+use omniview_devserver::{
+    DevProcessStatus, DevServerBuilder, DevServerError, DevServerEvent, DevServerHandle,
+    DevServerMode, PackageManager,
+};
+
+struct Engine {
+    handle: DevServerHandle,
+    host: Arc<RecordingHost>,
+    rec: Recorder,
+    _tools: FakeTools,
+    state: tempfile::TempDir,
+}
+
+fn engine_with(
+    range: (u16, u16),
+    tweak: impl FnOnce(DevServerBuilder) -> DevServerBuilder,
+) -> Engine {
+    let tools = FakeTools::new();
+    let state = tempfile::tempdir().unwrap();
+    let host = RecordingHost::new();
+    let builder = DevServerBuilder::with_host(host.clone())
+        .state_dir(state.path())
+        .go(tools.go())
+        .package_manager(PackageManager::Npm)
+        .package_manager_path(tools.pm())
+        .debounce(Duration::from_millis(100))
+        .stop_grace(Duration::from_secs(2))
+        .port_range(range.0, range.1);
+    let handle = tweak(builder).start().unwrap();
+    let rec = Recorder::new(handle.subscribe());
+    Engine {
+        handle,
+        host,
+        rec,
+        _tools: tools,
+        state,
+    }
+}
+
+fn always_free() -> PortProbe {
+    Arc::new(|_| true)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_name_the_problem() {
+    let e = engine_with((20100, 20110), |b| b);
+    let root = tempfile::tempdir().unwrap();
+    let h = &e.handle;
+
+    let err = h.start_dev_server("ghost").await.unwrap_err();
+    assert!(matches!(err, DevServerError::UnknownPlugin { .. }), "{err}");
+    assert!(
+        err.to_string().contains("no plugin `ghost` is installed"),
+        "{err}"
+    );
+
+    e.host.add("prod", false, Some(root.path()));
+    let err = h.start_dev_server("prod").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "plugin `prod` is not in dev mode; enable dev mode for it first"
+    );
+
+    e.host.add("nopath", true, None);
+    assert!(matches!(
+        h.start_dev_server("nopath").await,
+        Err(DevServerError::NoDevPath(_))
+    ));
+
+    e.host.add("gone", true, Some(&root.path().join("deleted")));
+    let err = h.start_dev_server("gone").await.unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+
+    std::fs::create_dir_all(root.path().join("empty")).unwrap();
+    let err = h
+        .start_dev_server_for_path("empty", root.path().join("empty"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("neither a `pkg/`"), "{err}");
+
+    let err = h
+        .start_dev_server_for_path("../evil", root.path())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DevServerError::InvalidId(_)), "{err}");
+
+    let err = h.stop_dev_server("idle-one").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no dev server running for plugin `idle-one`"
+    );
+    assert!(matches!(
+        h.rebuild_plugin("idle-one").await,
+        Err(DevServerError::NotRunning(_))
+    ));
+    assert!(matches!(
+        h.attach_external("x", 1).await,
+        Err(DevServerError::ExternalNotImplemented)
+    ));
+    assert!(matches!(
+        h.detach_external("x").await,
+        Err(DevServerError::ExternalNotImplemented)
+    ));
+
+    let idle = h.get_dev_server_state("idle-one").await.unwrap();
+    assert_eq!(idle.mode, DevServerMode::Idle);
+    assert!(h
+        .get_dev_server_logs("idle-one", 0)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(!h.is_managed("idle-one").await.unwrap());
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn port_exhaustion_names_the_range() {
+    let e = engine_with((15173, 15272), |b| b.port_probe(Arc::new(|_| false)));
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "ui-only", true, false);
+    let err = e
+        .handle
+        .start_dev_server_for_path("ui-only", &dir)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no free port available in range 15173-15272"
+    );
+    assert!(!e.handle.is_managed("ui-only").await.unwrap());
+    e.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn start_is_idempotent_queries_answer_and_stop_frees_the_port() {
+    let mut e = engine_with((20120, 20130), |b| b.port_probe(always_free()));
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "both", true, true);
+    e.host.add("both", true, Some(&dir));
+    let h = e.handle.clone();
+
+    let first = h.start_dev_server("both").await.unwrap();
+    assert_eq!(first.mode, DevServerMode::Managed);
+    assert_eq!(first.vite_port, 20120);
+    assert_eq!(first.vite_status, DevProcessStatus::Starting);
+    let ready = e
+        .rec
+        .wait_status("both", "vite and go ready", |s| {
+            s.vite_status == DevProcessStatus::Ready && s.go_status == DevProcessStatus::Ready
+        })
+        .await;
+    assert_eq!(ready.vite_url, "http://127.0.0.1:20120");
+    assert!(ready.last_build_time.is_some());
+    assert_eq!(e.host.reload_count(), 1);
+    assert!(e.state.path().join("plugins/both/bin/plugin").is_file());
+
+    let again = h.start_dev_server("both").await.unwrap();
+    assert_eq!(
+        again.vite_port, 20120,
+        "a second start returns the running state"
+    );
+    assert!(h.is_managed("both").await.unwrap());
+    let list = h.list_dev_server_states().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].vite_url, "http://127.0.0.1:20120");
+
+    let logs = h.get_dev_server_logs("both", 0).await.unwrap();
+    assert!(logs.len() > 3);
+    assert!(
+        logs.windows(2).all(|w| w[0].seq < w[1].seq),
+        "seq increases"
+    );
+    let last_two = h.get_dev_server_logs("both", 2).await.unwrap();
+    assert_eq!(last_two.len(), 2);
+    assert_eq!(last_two[1].seq, logs.last().unwrap().seq);
+
+    h.stop_dev_server("both").await.unwrap();
+    let last = e
+        .rec
+        .wait_status("both", "final state", |s| s.mode == DevServerMode::Idle)
+        .await;
+    assert_eq!(last.vite_status, DevProcessStatus::Stopped);
+    assert_eq!(last.go_status, DevProcessStatus::Stopped);
+    assert!(!h.is_managed("both").await.unwrap());
+    assert_no_processes_in(&dir, Duration::from_secs(10)).await;
+
+    let restarted = h.start_dev_server("both").await.unwrap();
+    assert_eq!(restarted.vite_port, 20120, "the released port is reused");
+    let restarted = h.restart_dev_server("both").await.unwrap();
+    assert_eq!(restarted.vite_port, 20120);
+    h.shutdown().await;
+    assert_no_processes_in(&dir, Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ui_only_and_backend_only_plugins_run_only_their_side() {
+    let mut e = engine_with((20140, 20150), |b| b.port_probe(always_free()));
+    let root = tempfile::tempdir().unwrap();
+    let ui = fake_plugin(root.path(), "ui-only", true, false);
+    let be = fake_plugin(root.path(), "backend-only", false, true);
+    let h = e.handle.clone();
+
+    let s = h.start_dev_server_for_path("ui-only", &ui).await.unwrap();
+    assert_eq!(s.go_status, DevProcessStatus::Idle);
+    let s = e
+        .rec
+        .wait_status("ui-only", "vite ready", |s| {
+            s.vite_status == DevProcessStatus::Ready
+        })
+        .await;
+    assert_eq!(s.go_status, DevProcessStatus::Idle);
+    assert!(matches!(
+        h.rebuild_plugin("ui-only").await,
+        Err(DevServerError::NoBackend(_))
+    ));
+
+    let s = h
+        .start_dev_server_for_path("backend-only", &be)
+        .await
+        .unwrap();
+    assert_eq!((s.vite_status, s.vite_port), (DevProcessStatus::Idle, 0));
+    let s = e
+        .rec
+        .wait_status("backend-only", "go ready", |s| {
+            s.go_status == DevProcessStatus::Ready
+        })
+        .await;
+    assert_eq!(s.vite_status, DevProcessStatus::Idle);
+    assert_eq!(s.vite_url, "");
+
+    let ids: Vec<_> = h
+        .list_dev_server_states()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.plugin_id)
+        .collect();
+    assert_eq!(ids, ["backend-only", "ui-only"]);
+    h.shutdown().await;
+    assert_no_processes_in(root.path(), Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vite_exiting_before_ready_reports_its_stderr() {
+    let mut e = engine_with((20160, 20170), |b| b.port_probe(always_free()));
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "broken-ui", true, false);
+    std::fs::write(dir.join("ui/fake-mode"), "exit").unwrap();
+    e.handle
+        .start_dev_server_for_path("broken-ui", &dir)
+        .await
+        .unwrap();
+    let s = e
+        .rec
+        .wait_status("broken-ui", "vite error", |s| {
+            s.vite_status == DevProcessStatus::Error
+        })
+        .await;
+    assert!(
+        s.last_error
+            .contains("exited before it was ready (exited with code 3)"),
+        "{}",
+        s.last_error
+    );
+    assert!(
+        s.last_error.contains("Error: cannot load vite.config.ts"),
+        "{}",
+        s.last_error
+    );
+    assert_eq!(s.vite_url, "");
+    e.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vite_not_ready_in_time_is_an_error() {
+    let mut e = engine_with((20180, 20190), |b| {
+        b.port_probe(always_free())
+            .vite_ready_timeout(Duration::from_millis(300))
+    });
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "slow-ui", true, false);
+    std::fs::write(dir.join("ui/fake-mode"), "silent").unwrap();
+    e.handle
+        .start_dev_server_for_path("slow-ui", &dir)
+        .await
+        .unwrap();
+    let s = e
+        .rec
+        .wait_status("slow-ui", "vite timeout", |s| {
+            s.vite_status == DevProcessStatus::Error
+        })
+        .await;
+    assert!(
+        s.last_error.contains("did not report ready"),
+        "{}",
+        s.last_error
+    );
+    e.handle.shutdown().await;
+    assert_no_processes_in(&dir, Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_port_taken_by_someone_else_is_retried_on_another_port() {
+    let mut e = engine_with((20200, 20210), |b| b.port_probe(always_free()));
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "raced", true, false);
+    std::fs::write(dir.join("ui/fake-mode"), "busy:20200").unwrap();
+    let s = e
+        .handle
+        .start_dev_server_for_path("raced", &dir)
+        .await
+        .unwrap();
+    assert_eq!(s.vite_port, 20200);
+    let s = e
+        .rec
+        .wait_status("raced", "vite ready", |s| {
+            s.vite_status == DevProcessStatus::Ready
+        })
+        .await;
+    assert_eq!(s.vite_port, 20201);
+    assert_eq!(s.vite_url, "http://127.0.0.1:20201");
+    assert!(
+        e.rec.log_text().contains("port 20200 was taken"),
+        "{}",
+        e.rec.log_text()
+    );
+    e.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_node_modules_are_installed_first() {
+    let mut e = engine_with((20220, 20230), |b| b.port_probe(always_free()));
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "fresh", true, false);
+    std::fs::remove_dir(dir.join("ui/node_modules")).unwrap();
+    let s = e
+        .handle
+        .start_dev_server_for_path("fresh", &dir)
+        .await
+        .unwrap();
+    assert_eq!(s.vite_status, DevProcessStatus::Starting);
+    e.rec
+        .wait_status("fresh", "vite ready", |s| {
+            s.vite_status == DevProcessStatus::Ready
+        })
+        .await;
+    let log = e.rec.log_text();
+    assert!(
+        log.contains("installing dependencies with `npm install`"),
+        "{log}"
+    );
+    assert!(log.contains("dependencies installed"), "{log}");
+    assert!(dir.join("ui/node_modules").is_dir());
+    e.handle.shutdown().await;
+}
+
+fn installed(e: &Engine, id: &str) -> Vec<u8> {
+    std::fs::read(e.state.path().join("plugins").join(id).join("bin/plugin")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_build_keeps_the_binary_reports_errors_and_recovers() {
+    let mut e = engine_with((20240, 20250), |b| b);
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "be", false, true);
+    let main = dir.join("pkg/main.go");
+    e.handle
+        .start_dev_server_for_path("be", &dir)
+        .await
+        .unwrap();
+    e.rec
+        .wait_status("be", "first build", |s| {
+            s.go_status == DevProcessStatus::Ready
+        })
+        .await;
+    let good = installed(&e, "be");
+    assert_eq!(e.host.reload_count(), 1);
+
+    atomic_save(&main, "package main\n\nBROKEN\n");
+    let ev = e
+        .rec
+        .wait_for("build errors", HANG, |ev| {
+            matches!(ev, DevServerEvent::BuildErrors(_))
+        })
+        .await;
+    let DevServerEvent::BuildErrors(payload) = ev else {
+        unreachable!()
+    };
+    assert_eq!(payload.plugin_id, "be");
+    let canonical = std::fs::canonicalize(&main).unwrap();
+    assert_eq!(payload.errors[0].file, canonical.to_string_lossy());
+    assert_eq!((payload.errors[0].line, payload.errors[0].column), (3, 7));
+    assert_eq!(payload.errors[0].message, "undefined: nope");
+    let s = e
+        .rec
+        .wait_status("be", "go error", |s| s.go_status == DevProcessStatus::Error)
+        .await;
+    assert!(
+        s.last_error.contains("main.go:3:7: undefined: nope"),
+        "{}",
+        s.last_error
+    );
+    assert_eq!(installed(&e, "be"), good, "the previous binary stays");
+    assert_eq!(e.host.reload_count(), 1);
+
+    atomic_save(&main, "package main\n\nfunc main() { println(1) }\n");
+    let s = e
+        .rec
+        .wait_status("be", "recovered", |s| {
+            s.go_status == DevProcessStatus::Ready
+        })
+        .await;
+    assert_eq!(s.last_error, "");
+    assert_ne!(installed(&e, "be"), good);
+    assert_eq!(e.host.reload_count(), 2);
+    e.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_identical_binary_is_not_reloaded() {
+    let mut e = engine_with((20260, 20270), |b| b);
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "same", false, true);
+    e.handle
+        .start_dev_server_for_path("same", &dir)
+        .await
+        .unwrap();
+    e.rec
+        .wait_status("same", "first build", |s| {
+            s.go_status == DevProcessStatus::Ready
+        })
+        .await;
+    e.handle.rebuild_plugin("same").await.unwrap();
+    e.rec
+        .wait_status("same", "rebuild", |s| {
+            s.go_status == DevProcessStatus::Building
+        })
+        .await;
+    e.rec
+        .wait_status("same", "rebuilt", |s| {
+            s.go_status == DevProcessStatus::Ready
+        })
+        .await;
+    e.rec.drain(Duration::from_millis(300)).await;
+    assert!(e
+        .rec
+        .log_text()
+        .contains("identical to the installed one; skipping the reload"));
+    assert_eq!(e.host.reload_count(), 1);
+    e.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_during_a_build_give_exactly_one_more_build() {
+    let mut e = engine_with((20280, 20290), |b| b);
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "slow", false, true);
+    std::fs::write(dir.join("pkg/main.go"), "package main // SLOW\n").unwrap();
+    e.handle
+        .start_dev_server_for_path("slow", &dir)
+        .await
+        .unwrap();
+    e.rec
+        .wait_status("slow", "building", |s| {
+            s.go_status == DevProcessStatus::Building
+        })
+        .await;
+    for _ in 0..3 {
+        e.handle.rebuild_plugin("slow").await.unwrap();
+    }
+    e.rec
+        .wait_status("slow", "first build done", |s| {
+            s.go_status == DevProcessStatus::Ready
+        })
+        .await;
+    e.rec
+        .wait_status("slow", "second build", |s| {
+            s.go_status == DevProcessStatus::Building
+        })
+        .await;
+    e.rec
+        .wait_status("slow", "second build done", |s| {
+            s.go_status == DevProcessStatus::Ready
+        })
+        .await;
+    e.rec.drain(Duration::from_millis(1500)).await;
+    assert_eq!(e.rec.builds_started(), 2, "{}", e.rec.log_text());
+    e.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stopping_cancels_a_running_build() {
+    let mut e = engine_with((20300, 20310), |b| b);
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "cancel", false, true);
+    std::fs::write(dir.join("pkg/main.go"), "package main // SLOW\n").unwrap();
+    e.handle
+        .start_dev_server_for_path("cancel", &dir)
+        .await
+        .unwrap();
+    e.rec
+        .wait_status("cancel", "building", |s| {
+            s.go_status == DevProcessStatus::Building
+        })
+        .await;
+    e.handle.stop_dev_server("cancel").await.unwrap();
+    assert!(
+        processes_in(&dir).is_empty(),
+        "the build's process group is gone when stop returns"
+    );
+    assert!(!e.state.path().join("plugins/cancel/bin/plugin").exists());
+    e.handle.shutdown().await;
+}
+
+#[actix::test]
+async fn inside_an_actix_system_the_engine_runs_there_and_missing_go_is_named() {
+    use actix::Actor;
+    use omniview_devserver::engine::actors::supervisor::StartDevServer;
+    use omniview_devserver::engine::actors::DevServerSupervisor;
+    use omniview_devserver::engine::config::EngineConfig;
+    use omniview_devserver::engine::events::EventBus;
+
+    let state = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "nogo", false, true);
+    let mut cfg = EngineConfig::new(state.path());
+    cfg.go = None;
+    let sup =
+        DevServerSupervisor::new(Arc::new(cfg), RecordingHost::new(), EventBus::new(16)).start();
+    let err = sup
+        .send(StartDevServer {
+            plugin_id: "nogo".into(),
+            dev_path: Some(dir),
+        })
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`go` not found on PATH; install it or set its path with `--go` (builder: `go`)"
+    );
+
+    // The builder, called inside a System, starts the engine in it and works the same.
+    let h = DevServerBuilder::with_host(RecordingHost::new())
+        .state_dir(state.path())
+        .start()
+        .unwrap();
+    assert!(h.list_dev_server_states().await.unwrap().is_empty());
+    h.shutdown().await;
+}
+
+#[test]
+fn a_bad_tool_path_is_refused_up_front() {
+    let err = DevServerBuilder::with_host(RecordingHost::new())
+        .go("/nonexistent/go")
+        .start()
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .contains("`go` path `/nonexistent/go` does not exist"),
+        "{err}"
+    );
+    let _ = Path::new("");
+}
