@@ -39,7 +39,8 @@ pub struct DevServerBuilder {
     package_manager: Option<PackageManager>,
     package_manager_path: Option<PathBuf>,
     node: Option<PathBuf>,
-    tweaks: Vec<Box<dyn FnOnce(&mut EngineConfig) + Send>>,
+    /// Timing, limits and ports; the state directory and tools are resolved in `resolve`.
+    config: EngineConfig,
 }
 
 impl DevServerBuilder {
@@ -57,7 +58,7 @@ impl DevServerBuilder {
             package_manager: None,
             package_manager_path: None,
             node: None,
-            tweaks: Vec::new(),
+            config: EngineConfig::new(PathBuf::new()),
         }
     }
 
@@ -91,8 +92,8 @@ impl DevServerBuilder {
         self
     }
 
-    fn tweak(mut self, f: impl FnOnce(&mut EngineConfig) + Send + 'static) -> Self {
-        self.tweaks.push(Box::new(f));
+    fn tweak(mut self, f: impl FnOnce(&mut EngineConfig)) -> Self {
+        f(&mut self.config);
         self
     }
 
@@ -140,7 +141,7 @@ impl DevServerBuilder {
     }
 
     /// The settings the engine would run with; no side effects.
-    pub fn resolve(&mut self) -> Result<EngineConfig, BuilderError> {
+    pub fn resolve(&self) -> Result<EngineConfig, BuilderError> {
         let state_dir = match self.state_dir.clone() {
             Some(d) => d,
             None => match std::env::var_os(STATE_DIR_ENV).filter(|v| !v.is_empty()) {
@@ -150,7 +151,8 @@ impl DevServerBuilder {
                     .ok_or(BuilderError::NoStateDir)?,
             },
         };
-        let mut cfg = EngineConfig::new(state_dir);
+        let mut cfg = self.config.clone();
+        cfg.state_dir = state_dir;
         cfg.go = tool(self.go.clone(), "go", "`go` path")?;
         cfg.package_manager = self.package_manager;
         cfg.package_manager_path = match self.package_manager_path.clone() {
@@ -158,15 +160,12 @@ impl DevServerBuilder {
             None => None,
         };
         cfg.node = tool(self.node.clone(), "node", "`node` path")?;
-        for t in self.tweaks.drain(..) {
-            t(&mut cfg);
-        }
         Ok(cfg)
     }
 
     /// Starts the engine: inside the current actix System when called within one, else on a
     /// System thread of its own. The handle works from any tokio runtime.
-    pub fn start(mut self) -> Result<DevServerHandle, BuilderError> {
+    pub fn start(self) -> Result<DevServerHandle, BuilderError> {
         let cfg = Arc::new(self.resolve()?);
         let bus = EventBus::new(cfg.event_capacity);
         let host = self.host.clone();

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -573,5 +572,4 @@ fn a_bad_tool_path_is_refused_up_front() {
             .contains("`go` path `/nonexistent/go` does not exist"),
         "{err}"
     );
-    let _ = Path::new("");
 }

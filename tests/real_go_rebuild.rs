@@ -36,8 +36,18 @@ async fn real_go_builds_rebuild_once_per_burst_and_survive_errors() {
     let id = "hello-plugin";
 
     handle.start_dev_server_for_path(id, &dir).await.unwrap();
-    let s = rec.wait_status(id, "initial build", |s| s.go_status != DevProcessStatus::Building && s.go_status != DevProcessStatus::Starting).await;
-    assert_eq!(s.go_status, DevProcessStatus::Ready, "initial build failed: {}\n{}", s.last_error, rec.log_text());
+    let s = rec
+        .wait_status(id, "initial build", |s| {
+            s.go_status != DevProcessStatus::Building && s.go_status != DevProcessStatus::Starting
+        })
+        .await;
+    assert_eq!(
+        s.go_status,
+        DevProcessStatus::Ready,
+        "initial build failed: {}\n{}",
+        s.last_error,
+        rec.log_text()
+    );
     assert!(s.last_build_duration > Duration::ZERO);
     assert_eq!(host.reload_count(), 1);
     let v1 = read(&installed);
@@ -50,8 +60,10 @@ async fn real_go_builds_rebuild_once_per_burst_and_survive_errors() {
 
     // An editor's atomic save: one rebuild, a new binary, one reload.
     atomic_save(&dir.join(GREETING), &greeting_source("hello again"));
-    rec.wait_status(id, "rebuild", |s| s.go_status == DevProcessStatus::Building).await;
-    rec.wait_status(id, "rebuilt", |s| s.go_status == DevProcessStatus::Ready).await;
+    rec.wait_status(id, "rebuild", |s| s.go_status == DevProcessStatus::Building)
+        .await;
+    rec.wait_status(id, "rebuilt", |s| s.go_status == DevProcessStatus::Ready)
+        .await;
     assert_eq!(rec.builds_started(), 2);
     assert_eq!(host.reload_count(), 2);
     let v2 = read(&installed);
@@ -61,53 +73,100 @@ async fn real_go_builds_rebuild_once_per_burst_and_survive_errors() {
     std::fs::write(dir.join(GREETING), greeting_source("burst 1")).unwrap();
     let main = std::fs::read_to_string(dir.join("pkg/main.go")).unwrap();
     std::fs::write(dir.join("pkg/main.go"), format!("{main}\n// touched\n")).unwrap();
-    std::fs::write(dir.join("pkg/greeting/extra.go"), "package greeting\n\nconst Extra = 1\n").unwrap();
+    std::fs::write(
+        dir.join("pkg/greeting/extra.go"),
+        "package greeting\n\nconst Extra = 1\n",
+    )
+    .unwrap();
     atomic_save(&dir.join(GREETING), &greeting_source("burst 2"));
-    rec.wait_status(id, "burst build", |s| s.go_status == DevProcessStatus::Building).await;
-    rec.wait_status(id, "burst built", |s| s.go_status == DevProcessStatus::Ready).await;
+    rec.wait_status(id, "burst build", |s| {
+        s.go_status == DevProcessStatus::Building
+    })
+    .await;
+    rec.wait_status(id, "burst built", |s| {
+        s.go_status == DevProcessStatus::Ready
+    })
+    .await;
     rec.drain(Duration::from_millis(1500)).await;
-    assert_eq!(rec.builds_started(), 3, "one build per burst:\n{}", rec.log_text());
+    assert_eq!(
+        rec.builds_started(),
+        3,
+        "one build per burst:\n{}",
+        rec.log_text()
+    );
     let v3 = read(&installed);
 
     // A syntax error: an error event with the absolute file, line and column; binary kept.
-    std::fs::write(dir.join(GREETING), "package greeting\n\nfunc Message() string {\n\treturn \"x\" +\n}\n").unwrap();
-    let ev = rec.wait_for("build errors", HANG, |ev| matches!(ev, DevServerEvent::BuildErrors(_))).await;
-    let DevServerEvent::BuildErrors(payload) = ev else { unreachable!() };
+    std::fs::write(
+        dir.join(GREETING),
+        "package greeting\n\nfunc Message() string {\n\treturn \"x\" +\n}\n",
+    )
+    .unwrap();
+    let ev = rec
+        .wait_for("build errors", HANG, |ev| {
+            matches!(ev, DevServerEvent::BuildErrors(_))
+        })
+        .await;
+    let DevServerEvent::BuildErrors(payload) = ev else {
+        unreachable!()
+    };
     let file = std::fs::canonicalize(dir.join(GREETING)).unwrap();
     let first = &payload.errors[0];
     assert_eq!(first.file, file.to_string_lossy(), "{payload:?}");
     assert_eq!(first.line, 5, "{payload:?}");
     assert!(first.column > 0, "{payload:?}");
     assert!(first.message.contains("syntax error"), "{payload:?}");
-    let s = rec.wait_status(id, "go error", |s| s.go_status == DevProcessStatus::Error).await;
+    let s = rec
+        .wait_status(id, "go error", |s| s.go_status == DevProcessStatus::Error)
+        .await;
     assert!(s.last_error.contains("greeting.go:5:"), "{}", s.last_error);
     assert_eq!(read(&installed), v3, "the previous binary stays in place");
     let reloads_before = host.reload_count();
 
     // The next good save recovers.
     atomic_save(&dir.join(GREETING), &greeting_source("fixed"));
-    let s = rec.wait_status(id, "recovered", |s| s.go_status == DevProcessStatus::Ready).await;
+    let s = rec
+        .wait_status(id, "recovered", |s| s.go_status == DevProcessStatus::Ready)
+        .await;
     assert_eq!(s.last_error, "");
     assert_eq!(host.reload_count(), reloads_before + 1);
 
     // Deleting a file rebuilds.
     let builds = rec.builds_started();
     std::fs::remove_file(dir.join("pkg/greeting/extra.go")).unwrap();
-    rec.wait_status(id, "rebuild after delete", |s| s.go_status == DevProcessStatus::Building).await;
-    rec.wait_status(id, "rebuilt after delete", |s| s.go_status == DevProcessStatus::Ready).await;
+    rec.wait_status(id, "rebuild after delete", |s| {
+        s.go_status == DevProcessStatus::Building
+    })
+    .await;
+    rec.wait_status(id, "rebuilt after delete", |s| {
+        s.go_status == DevProcessStatus::Ready
+    })
+    .await;
     assert_eq!(rec.builds_started(), builds + 1);
 
     // A directory created after start, with a file written right away, rebuilds.
     let builds = rec.builds_started();
     std::fs::create_dir_all(dir.join("pkg/newpkg/deeper")).unwrap();
     std::fs::write(dir.join("pkg/newpkg/deeper/x.go"), "package deeper\n").unwrap();
-    rec.wait_status(id, "rebuild after new dir", |s| s.go_status == DevProcessStatus::Building).await;
-    rec.wait_status(id, "rebuilt after new dir", |s| s.go_status == DevProcessStatus::Ready).await;
+    rec.wait_status(id, "rebuild after new dir", |s| {
+        s.go_status == DevProcessStatus::Building
+    })
+    .await;
+    rec.wait_status(id, "rebuilt after new dir", |s| {
+        s.go_status == DevProcessStatus::Ready
+    })
+    .await;
     assert_eq!(rec.builds_started(), builds + 1);
     // ...and files in it are watched from then on.
     std::fs::write(dir.join("pkg/newpkg/deeper/y.go"), "package deeper\n").unwrap();
-    rec.wait_status(id, "rebuild in new dir", |s| s.go_status == DevProcessStatus::Building).await;
-    rec.wait_status(id, "rebuilt in new dir", |s| s.go_status == DevProcessStatus::Ready).await;
+    rec.wait_status(id, "rebuild in new dir", |s| {
+        s.go_status == DevProcessStatus::Building
+    })
+    .await;
+    rec.wait_status(id, "rebuilt in new dir", |s| {
+        s.go_status == DevProcessStatus::Ready
+    })
+    .await;
     assert_eq!(rec.builds_started(), builds + 2);
 
     // Files that are not build inputs do nothing.

@@ -25,21 +25,45 @@ async fn vite_through_npm_serves_the_plugin_ui() {
         .start()
         .unwrap();
     let mut rec = Recorder::new(handle.subscribe());
-    let s = handle.start_dev_server_for_path("hello-plugin", &dir).await.unwrap();
+    let s = handle
+        .start_dev_server_for_path("hello-plugin", &dir)
+        .await
+        .unwrap();
     assert_eq!(s.vite_status, DevProcessStatus::Starting);
     assert_eq!(s.vite_url, "", "no URL before Vite is ready");
-    let s = rec.wait_status("hello-plugin", "vite ready", |s| s.vite_status != DevProcessStatus::Starting).await;
-    assert_eq!(s.vite_status, DevProcessStatus::Ready, "{}\n{}", s.last_error, rec.log_text());
+    let s = rec
+        .wait_status("hello-plugin", "vite ready", |s| {
+            s.vite_status != DevProcessStatus::Starting
+        })
+        .await;
+    assert_eq!(
+        s.vite_status,
+        DevProcessStatus::Ready,
+        "{}\n{}",
+        s.last_error,
+        rec.log_text()
+    );
     assert_eq!(s.vite_url, format!("http://127.0.0.1:{}", s.vite_port));
-    assert!(rec.log_text().contains("npm run dev -- --port"), "{}", rec.log_text());
+    assert!(
+        rec.log_text().contains("npm run dev -- --port"),
+        "{}",
+        rec.log_text()
+    );
 
     let body = http_get(s.vite_port, "/src/entry.ts").await;
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
     assert!(body.contains("hello-plugin"), "{body}");
 
     handle.stop_dev_server("hello-plugin").await.unwrap();
-    assert!(processes_in(&dir).is_empty(), "stop returns once Vite's group is gone: {:?}", processes_in(&dir));
-    assert!(std::net::TcpListener::bind(("127.0.0.1", s.vite_port)).is_ok(), "the port is free again");
+    assert!(
+        processes_in(&dir).is_empty(),
+        "stop returns once Vite's group is gone: {:?}",
+        processes_in(&dir)
+    );
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", s.vite_port)).is_ok(),
+        "the port is free again"
+    );
     let after = handle.get_dev_server_state("hello-plugin").await.unwrap();
     assert_eq!(after.mode, DevServerMode::Idle);
     handle.shutdown().await;
@@ -56,15 +80,31 @@ async fn vite_through_pnpm_installs_modules_first() {
         .start()
         .unwrap();
     let mut rec = Recorder::new(handle.subscribe());
-    handle.start_dev_server_for_path("hello-plugin", &dir).await.unwrap();
-    let s = rec.wait_status("hello-plugin", "vite ready", |s| {
-        !matches!(s.vite_status, DevProcessStatus::Starting)
-    })
-    .await;
-    assert_eq!(s.vite_status, DevProcessStatus::Ready, "{}\n{}", s.last_error, rec.log_text());
+    handle
+        .start_dev_server_for_path("hello-plugin", &dir)
+        .await
+        .unwrap();
+    let s = rec
+        .wait_status("hello-plugin", "vite ready", |s| {
+            !matches!(s.vite_status, DevProcessStatus::Starting)
+        })
+        .await;
+    assert_eq!(
+        s.vite_status,
+        DevProcessStatus::Ready,
+        "{}\n{}",
+        s.last_error,
+        rec.log_text()
+    );
     let log = rec.log_text();
-    assert!(log.contains("installing dependencies with `pnpm install`"), "{log}");
-    assert!(log.contains("pnpm run dev --port"), "pnpm gets no `--`: {log}");
+    assert!(
+        log.contains("installing dependencies with `pnpm install`"),
+        "{log}"
+    );
+    assert!(
+        log.contains("pnpm run dev --port"),
+        "pnpm gets no `--`: {log}"
+    );
     assert!(!log.contains("pnpm run dev -- --port"), "{log}");
     assert!(dir.join("ui/node_modules/vite").exists());
     let body = http_get(s.vite_port, "/src/entry.ts").await;
@@ -88,11 +128,22 @@ async fn a_port_taken_between_check_and_bind_moves_vite_to_another_port() {
         .start()
         .unwrap();
     let mut rec = Recorder::new(handle.subscribe());
-    let s = handle.start_dev_server_for_path("hello-plugin", &dir).await.unwrap();
+    let s = handle
+        .start_dev_server_for_path("hello-plugin", &dir)
+        .await
+        .unwrap();
     assert_eq!(s.vite_port, 21160);
-    let s = rec.wait_status("hello-plugin", "vite ready elsewhere", |s| s.vite_status == DevProcessStatus::Ready).await;
+    let s = rec
+        .wait_status("hello-plugin", "vite ready elsewhere", |s| {
+            s.vite_status == DevProcessStatus::Ready
+        })
+        .await;
     assert_eq!(s.vite_port, 21161, "{}", rec.log_text());
-    assert!(rec.log_text().contains("port 21160 was taken"), "{}", rec.log_text());
+    assert!(
+        rec.log_text().contains("port 21160 was taken"),
+        "{}",
+        rec.log_text()
+    );
     let body = http_get(21161, "/src/entry.ts").await;
     assert!(body.contains("hello-plugin"));
     handle.shutdown().await;

@@ -1,0 +1,247 @@
+//! The `ovdev` binary as a user runs it: usage errors, `--json` NDJSON on a copy of the
+//! example plugin, human output, and SIGTERM/SIGINT leaving no process behind.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+fn ovdev() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ovdev"));
+    // The example builds offline against Debian's go-plugin (see scripts/go-env.sh).
+    cmd.env("GOPATH", "/usr/share/gocode")
+        .env("GO111MODULE", "off")
+        .env("GOPROXY", "off")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
+async fn usage_error(args: &[&str]) -> String {
+    let out = tokio::time::timeout(HANG, ovdev().args(args).output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2_and_name_the_problem() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let missing = r.join("missing");
+    let err = usage_error(&["dev", missing.to_str().unwrap()]).await;
+    assert!(
+        err.contains("does not exist or is not a directory"),
+        "{err}"
+    );
+
+    std::fs::create_dir_all(r.join("noyaml")).unwrap();
+    let err = usage_error(&["dev", r.join("noyaml").to_str().unwrap()]).await;
+    assert!(err.contains("has no plugin.yaml"), "{err}");
+
+    std::fs::create_dir_all(r.join("noid")).unwrap();
+    std::fs::write(r.join("noid/plugin.yaml"), "version: 1.0.0\n").unwrap();
+    let err = usage_error(&["dev", r.join("noid").to_str().unwrap()]).await;
+    assert!(err.contains("has no `id:`"), "{err}");
+
+    std::fs::create_dir_all(r.join("badid")).unwrap();
+    std::fs::write(r.join("badid/plugin.yaml"), "id: ../../etc\n").unwrap();
+    let err = usage_error(&["dev", r.join("badid").to_str().unwrap()]).await;
+    assert!(err.contains("plugin id `../../etc`"), "{err}");
+
+    let a = fake_plugin(r, "a", false, true);
+    let b = fake_plugin(r, "b", false, true);
+    let err = usage_error(&["dev", "--id", "x", a.to_str().unwrap(), b.to_str().unwrap()]).await;
+    assert!(
+        err.contains("`--id` can only be used with a single plugin directory"),
+        "{err}"
+    );
+    let err = usage_error(&["dev", "--package-manager", "cargo", a.to_str().unwrap()]).await;
+    assert!(err.contains("unknown package manager `cargo`"), "{err}");
+    let err = usage_error(&["dev"]).await;
+    assert!(err.contains("PLUGIN_DIR"), "{err}");
+}
+
+/// Reads NDJSON events from `child`'s stdout until `pred` matches one; returns all read.
+async fn read_until(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    seen: &mut Vec<Value>,
+    what: &str,
+    mut pred: impl FnMut(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + HANG;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = match tokio::time::timeout(left, lines.next_line()).await {
+            Ok(Ok(Some(l))) => l,
+            other => panic!("no {what} ({other:?}); seen:\n{}", dump(seen)),
+        };
+        let v: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+        assert!(v["name"].is_string() && !v["data"].is_null(), "{line}");
+        seen.push(v.clone());
+        if pred(&v) {
+            return v;
+        }
+    }
+}
+
+fn dump(seen: &[Value]) -> String {
+    seen.iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn is_status(v: &Value, pred: impl Fn(&Value) -> bool) -> bool {
+    v["name"] == "plugin/devserver/status" && pred(&v["data"])
+}
+
+async fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("ovdev exits after the signal")
+        .unwrap()
+}
+
+fn signal(child: &Child, sig: Signal) {
+    kill(Pid::from_raw(child.id().unwrap() as i32), sig).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_mode_streams_frontend_events_and_sigterm_stops_everything() {
+    let (_tmp, dir) = example_copy(true);
+    let state = tempfile::tempdir().unwrap();
+    let mut child = ovdev()
+        .args(["dev", "--json", "--debounce-ms", "200", "--state-dir"])
+        .arg(state.path())
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = vec![];
+
+    let ready = read_until(&mut lines, &mut seen, "ready status", |v| {
+        is_status(v, |d| {
+            d["viteStatus"] == "ready" && d["goStatus"] == "ready"
+        })
+    })
+    .await;
+    let data = &ready["data"];
+    assert_eq!(data["pluginID"], "hello-plugin");
+    assert_eq!(data["mode"], "managed");
+    let port = data["vitePort"].as_u64().unwrap() as u16;
+    assert_eq!(data["viteURL"], format!("http://127.0.0.1:{port}"));
+    assert!(data["lastBuildDuration"].as_u64().unwrap() > 0);
+    assert!(data["lastBuildTime"].as_str().unwrap().ends_with('Z'));
+    assert!(seen.iter().any(|v| v["name"] == "plugin/devserver/log"
+        && v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["pluginID"] == "hello-plugin" && e["seq"].is_u64())));
+    assert!(http_get(port, "/src/entry.ts")
+        .await
+        .contains("hello-plugin"));
+    assert!(state
+        .path()
+        .join("plugins/hello-plugin/bin/plugin")
+        .is_file());
+
+    let greeting = dir.join("pkg/greeting/greeting.go");
+    atomic_save(
+        &greeting,
+        "package greeting\n\nfunc Message() string {\n\treturn 42\n}\n",
+    );
+    let err = read_until(&mut lines, &mut seen, "error event", |v| {
+        v["name"] == "plugin/devserver/error"
+    })
+    .await;
+    let e0 = &err["data"]["errors"][0];
+    assert_eq!(err["data"]["pluginID"], "hello-plugin");
+    assert_eq!(
+        e0["file"],
+        std::fs::canonicalize(&greeting)
+            .unwrap()
+            .to_string_lossy()
+            .as_ref()
+    );
+    assert_eq!(e0["line"], 4);
+    assert!(e0["column"].as_u64().unwrap() > 0);
+
+    signal(&child, Signal::SIGTERM);
+    let status = wait_exit(&mut child).await;
+    assert_eq!(status.code(), Some(0));
+    while let Ok(Some(line)) = lines.next_line().await {
+        seen.push(serde_json::from_str(&line).unwrap());
+    }
+    assert!(
+        seen.iter()
+            .any(|v| is_status(v, |d| d["mode"] == "idle" && d["viteStatus"] == "stopped")),
+        "a final state is published:\n{}",
+        dump(&seen)
+    );
+    assert_no_processes_in(&dir, Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn human_output_is_prefixed_plain_when_piped_and_sigint_exits_0() {
+    let (_tmp, dir) = example_copy(true);
+    let state = tempfile::tempdir().unwrap();
+    let mut child = ovdev()
+        .args(["dev", "--state-dir"])
+        .arg(state.path())
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut out = vec![];
+    let deadline = Instant::now() + HANG;
+    while !out
+        .iter()
+        .any(|l: &String| l.contains("vite: ready") && l.contains("go: ready"))
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, lines.next_line()).await {
+            Ok(Ok(Some(l))) => out.push(l),
+            other => panic!("no ready line ({other:?}):\n{}", out.join("\n")),
+        }
+    }
+    signal(&child, Signal::SIGINT);
+    assert_eq!(wait_exit(&mut child).await.code(), Some(0));
+    while let Ok(Some(l)) = lines.next_line().await {
+        out.push(l);
+    }
+    let text = out.join("\n");
+    assert!(text.contains("[hello-plugin vite]"), "{text}");
+    assert!(text.contains("[hello-plugin go-build] $ "), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "no colour codes when stdout is not a terminal:\n{text}"
+    );
+    assert!(
+        text.contains("● hello-plugin vite: stopped  go: stopped"),
+        "{text}"
+    );
+    assert_no_processes_in(&dir, Duration::from_secs(5)).await;
+}
