@@ -11,6 +11,7 @@ mod handle;
 pub mod manifest;
 
 pub use builder::{BuilderError, DevServerBuilder};
+pub use futures::future::BoxFuture;
 pub use handle::DevServerHandle;
 pub use ovdev_actors::error::DevServerError;
 pub use ovdev_actors::events::{DevServerEvent, EventStream, Received};
@@ -23,3 +24,8 @@ pub use ovdev_actors::types::{
 
 /// The engine crate, for advanced embedders and tests.
 pub use ovdev_actors as engine;
+
+/// The embedding guide's example is compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/embedding.md")]
+struct EmbeddingGuide;

@@ -54,12 +54,12 @@ impl PackageManager {
 
     /// Arguments that run the `dev` script with Vite on `port`, strictly, on loopback.
     ///
-    /// npm and bun need `--` before script arguments; pnpm and yarn (berry and classic) pass
-    /// them through as they are, and pnpm would hand a literal `--` to Vite, which then
-    /// ignores `--port`.
+    /// Only npm needs `--` before script arguments. pnpm would hand a literal `--` to Vite,
+    /// which then ignores `--port`; yarn (1.22 checked) and bun (1.4 checked) pass arguments
+    /// after the script name through as they are.
     pub fn dev_args(self, port: u16) -> Vec<String> {
         let mut args = vec!["run".to_string(), "dev".to_string()];
-        if matches!(self, Self::Npm | Self::Bun) {
+        if self == Self::Npm {
             args.push("--".to_string());
         }
         args.extend(
@@ -141,7 +141,7 @@ mod tests {
         );
         assert_eq!(
             PackageManager::Bun.dev_args(15173).join(" "),
-            format!("run dev -- {tail}")
+            format!("run dev {tail}")
         );
     }
 
