@@ -573,3 +573,95 @@ fn a_bad_tool_path_is_refused_up_front() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vite_dying_after_ready_is_an_error_with_its_exit_status() {
+    let mut e = engine_with((20320, 20330), |b| b.port_probe(always_free()));
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "dies", true, false);
+    std::fs::write(dir.join("ui/fake-mode"), "ready-exit").unwrap();
+    e.handle
+        .start_dev_server_for_path("dies", &dir)
+        .await
+        .unwrap();
+    e.rec
+        .wait_status("dies", "ready", |s| {
+            s.vite_status == DevProcessStatus::Ready
+        })
+        .await;
+    let s = e
+        .rec
+        .wait_status("dies", "error", |s| {
+            s.vite_status == DevProcessStatus::Error
+        })
+        .await;
+    assert_eq!(s.vite_url, "", "no URL once Vite is gone");
+    assert!(
+        s.last_error
+            .contains("Vite exited with code 7 after it was ready"),
+        "{}",
+        s.last_error
+    );
+    assert!(e.rec.log_text().contains("exited with code 7"));
+    e.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn module_files_and_go_work_directories_trigger_builds() {
+    let mut e = engine_with((20340, 20350), |b| b);
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "mods", false, true);
+    std::fs::create_dir_all(dir.join("shared/inner")).unwrap();
+    std::fs::write(
+        dir.join("go.work"),
+        "go 1.22\n\nuse (\n\t./pkg\n\t./shared\n)\n",
+    )
+    .unwrap();
+    e.handle
+        .start_dev_server_for_path("mods", &dir)
+        .await
+        .unwrap();
+    e.rec
+        .wait_status("mods", "first build", |s| {
+            s.go_status == DevProcessStatus::Ready
+        })
+        .await;
+
+    let mut expected = 1;
+    for (file, contents) in [
+        ("go.mod", "module mods\n"),
+        ("go.sum", ""),
+        ("shared/inner/lib.go", "package inner\n"),
+        ("go.work", "go 1.22\n\nuse ./pkg\n"),
+    ] {
+        std::fs::write(dir.join(file), contents).unwrap();
+        expected += 1;
+        e.rec
+            .wait_status("mods", file, |s| s.go_status == DevProcessStatus::Building)
+            .await;
+        e.rec
+            .wait_status("mods", file, |s| s.go_status == DevProcessStatus::Ready)
+            .await;
+        assert_eq!(
+            e.rec.builds_started(),
+            expected,
+            "{file}: {}",
+            e.rec.log_text()
+        );
+    }
+    // Not inputs: other files at the root, and Go files in skipped directories.
+    std::fs::write(dir.join("README.md"), "x").unwrap();
+    std::fs::create_dir_all(dir.join("pkg/.cache")).unwrap();
+    std::fs::write(dir.join("pkg/.cache/x.go"), "package x\n").unwrap();
+    std::fs::create_dir_all(dir.join("pkg/node_modules/m")).unwrap();
+    std::fs::write(dir.join("pkg/node_modules/m/x.go"), "package m\n").unwrap();
+    e.rec.drain(Duration::from_millis(600)).await;
+    assert_eq!(e.rec.builds_started(), expected, "{}", e.rec.log_text());
+    e.handle.shutdown().await;
+}
+
+#[test]
+fn the_handle_can_be_shared_across_threads_and_runtimes() {
+    fn assert_shareable<T: Clone + Send + Sync + 'static>() {}
+    assert_shareable::<DevServerHandle>();
+}

@@ -309,7 +309,8 @@ impl FakeTools {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         // Package manager: `install` creates node_modules; `run dev -- --port N ...` behaves per
-        // ./fake-mode: ready | exit | busy:<port> (fails like strictPort on that port) | silent.
+        // ./fake-mode: ready | exit | busy:<port> (fails like strictPort on that port) | silent |
+        // ready-exit (dies after becoming ready).
         write_script(
             &dir.path().join("fake-pm"),
             r##"if [ "$1" = install ]; then echo "installing"; mkdir -p node_modules; exit 0; fi
@@ -320,6 +321,7 @@ case "$mode" in
   exit) echo "something broke" >&2; echo "Error: cannot load vite.config.ts" >&2; exit 3 ;;
   busy:*) if [ "$port" = "${mode#busy:}" ]; then echo "error when starting dev server:" >&2; echo "Error: Port $port is already in use" >&2; exit 1; fi ;;
   silent) exec sleep 300 ;;
+  ready-exit) printf '  ➜  Local:   http://127.0.0.1:%s/\n' "$port"; sleep 0.3; exit 7 ;;
 esac
 echo "  VITE fake  ready in 1 ms"
 printf '  \033[32m➜\033[39m  \033[1mLocal\033[22m:   \033[36mhttp://127.0.0.1:\033[1m%s\033[22m/\033[39m\n' "$port"
