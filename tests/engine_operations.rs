@@ -649,6 +649,34 @@ async fn module_files_and_go_work_directories_trigger_builds() {
             e.rec.log_text()
         );
     }
+    // A directory added to go.work later is watched from then on.
+    std::fs::create_dir_all(dir.join("later")).unwrap();
+    std::fs::write(dir.join("go.work"), "go 1.22\n\nuse ./pkg\nuse ./later\n").unwrap();
+    expected += 1;
+    e.rec
+        .wait_status("mods", "go.work", |s| {
+            s.go_status == DevProcessStatus::Building
+        })
+        .await;
+    e.rec
+        .wait_status("mods", "go.work", |s| {
+            s.go_status == DevProcessStatus::Ready
+        })
+        .await;
+    std::fs::write(dir.join("later/l.go"), "package later\n").unwrap();
+    expected += 1;
+    e.rec
+        .wait_status("mods", "later/l.go", |s| {
+            s.go_status == DevProcessStatus::Building
+        })
+        .await;
+    e.rec
+        .wait_status("mods", "later/l.go", |s| {
+            s.go_status == DevProcessStatus::Ready
+        })
+        .await;
+    assert_eq!(e.rec.builds_started(), expected, "{}", e.rec.log_text());
+
     // Not inputs: other files at the root, and Go files in skipped directories.
     std::fs::write(dir.join("README.md"), "x").unwrap();
     std::fs::create_dir_all(dir.join("pkg/.cache")).unwrap();

@@ -126,27 +126,33 @@ impl GoWatcherActor {
         ctx.add_stream(UnboundedReceiverStream::new(rx));
 
         let dev = self.settings.dev_path.clone();
-        let pkg = dev.join("pkg");
-        let mut recursive = vec![pkg.clone()];
-        if let Ok(work) = std::fs::read_to_string(dev.join("go.work")) {
-            recursive.extend(
-                go_work_use_dirs(&work, &dev)
-                    .into_iter()
-                    .filter(|d| d.is_dir()),
-            );
-        }
-        self.roots = recursive.clone();
-        self.roots.push(dev.clone());
-        // The plugin root only for go.mod, go.sum and go.work: not recursive.
+        // The plugin root only for go.mod, go.sum and go.work: not recursive, and last, so
+        // that paths below the trees are judged relative to their tree.
+        self.roots = vec![dev.join("pkg"), dev.clone()];
         self.watch_dir(&dev);
-        for dir in recursive {
-            self.watch_tree(&dir);
-        }
+        self.watch_tree(&dev.join("pkg"));
+        self.watch_go_work_dirs();
         self.watch_logs.info(format!(
             "watching {} directories for .go, .mod, .sum and .work changes",
             self.watched.len()
         ));
         Ok(())
+    }
+
+    /// Adds `go.work`'s `use` directories (again after it changed) as watched trees.
+    fn watch_go_work_dirs(&mut self) {
+        let dev = self.settings.dev_path.clone();
+        let Ok(work) = std::fs::read_to_string(dev.join("go.work")) else {
+            return;
+        };
+        for dir in go_work_use_dirs(&work, &dev) {
+            let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+            if dir.is_dir() && !self.roots.contains(&dir) {
+                let at = self.roots.len() - 1;
+                self.roots.insert(at, dir.clone());
+                self.watch_tree(&dir);
+            }
+        }
     }
 
     fn watch_dir(&mut self, dir: &Path) {
@@ -363,6 +369,11 @@ impl StreamHandler<notify::Result<Event>> for GoWatcherActor {
                 }
             } else if is_build_input(path, &self.roots) {
                 changed = true;
+                let is_root_go_work = path.parent() == Some(self.settings.dev_path.as_path())
+                    && path.file_name().is_some_and(|n| n == "go.work");
+                if is_root_go_work {
+                    self.watch_go_work_dirs();
+                }
             }
             if matches!(event.kind, EventKind::Remove(_)) {
                 self.watched.remove(path);
