@@ -245,3 +245,71 @@ async fn human_output_is_prefixed_plain_when_piped_and_sigint_exits_0() {
     );
     assert_no_processes_in(&dir, Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn several_plugins_run_side_by_side_with_the_state_dir_from_the_environment() {
+    let root = tempfile::tempdir().unwrap();
+    let tools = FakeTools::new();
+    let state = tempfile::tempdir().unwrap();
+    let a = fake_plugin(root.path(), "alpha", true, true);
+    let b = fake_plugin(root.path(), "beta", false, true);
+    let mut child = ovdev()
+        .args(["dev", "--json", "--package-manager", "npm", "--go"])
+        .arg(tools.go())
+        .arg("--package-manager-path")
+        .arg(tools.pm())
+        .arg(&a)
+        .arg(&b)
+        .env("OMNIVIEW_STATE_DIR", state.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = vec![];
+    read_until(&mut lines, &mut seen, "alpha ready", |v| {
+        is_status(v, |d| {
+            d["pluginID"] == "alpha" && d["viteStatus"] == "ready" && d["goStatus"] == "ready"
+        })
+    })
+    .await;
+    if !seen
+        .iter()
+        .any(|v| is_status(v, |d| d["pluginID"] == "beta" && d["goStatus"] == "ready"))
+    {
+        read_until(&mut lines, &mut seen, "beta ready", |v| {
+            is_status(v, |d| d["pluginID"] == "beta" && d["goStatus"] == "ready")
+        })
+        .await;
+    }
+    assert!(state.path().join("plugins/alpha/bin/plugin").is_file());
+    assert!(state.path().join("plugins/beta/bin/plugin").is_file());
+    signal(&child, Signal::SIGTERM);
+    assert_eq!(wait_exit(&mut child).await.code(), Some(0));
+    assert_no_processes_in(root.path(), Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_that_cannot_start_is_reported_and_exits_1() {
+    let (_tmp, ui) = example_copy(false);
+    std::fs::remove_dir_all(ui.join("pkg")).unwrap();
+    let out = tokio::time::timeout(
+        HANG,
+        ovdev()
+            .arg("dev")
+            .arg(&ui)
+            .env("PATH", "/nonexistent")
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot start the dev server of `hello-plugin`"),
+        "{err}"
+    );
+    assert!(err.contains("not found on PATH"), "{err}");
+    assert!(err.contains("--package-manager-path"), "{err}");
+}
