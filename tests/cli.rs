@@ -25,6 +25,22 @@ fn ovdev() -> Command {
     cmd
 }
 
+/// Spawns `cmd` with piped output; returns the child and its stdout lines.
+fn spawn_piped(
+    cmd: &mut Command,
+) -> (
+    Child,
+    tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
 async fn usage_error(args: &[&str]) -> String {
     let out = tokio::time::timeout(HANG, ovdev().args(args).output())
         .await
@@ -128,15 +144,12 @@ fn signal(child: &Child, sig: Signal) {
 async fn json_mode_streams_frontend_events_and_sigterm_stops_everything() {
     let (_tmp, dir) = example_copy(true);
     let state = tempfile::tempdir().unwrap();
-    let mut child = ovdev()
-        .args(["dev", "--json", "--debounce-ms", "200", "--state-dir"])
-        .arg(state.path())
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut lines) = spawn_piped(
+        ovdev()
+            .args(["dev", "--json", "--debounce-ms", "200", "--state-dir"])
+            .arg(state.path())
+            .arg(&dir),
+    );
     let mut seen = vec![];
 
     let ready = read_until(&mut lines, &mut seen, "ready status", |v| {
@@ -206,15 +219,12 @@ async fn json_mode_streams_frontend_events_and_sigterm_stops_everything() {
 async fn human_output_is_prefixed_plain_when_piped_and_sigint_exits_0() {
     let (_tmp, dir) = example_copy(true);
     let state = tempfile::tempdir().unwrap();
-    let mut child = ovdev()
-        .args(["dev", "--state-dir"])
-        .arg(state.path())
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut lines) = spawn_piped(
+        ovdev()
+            .args(["dev", "--state-dir"])
+            .arg(state.path())
+            .arg(&dir),
+    );
     let mut out = vec![];
     let deadline = Instant::now() + HANG;
     while !out
@@ -253,19 +263,16 @@ async fn several_plugins_run_side_by_side_with_the_state_dir_from_the_environmen
     let state = tempfile::tempdir().unwrap();
     let a = fake_plugin(root.path(), "alpha", true, true);
     let b = fake_plugin(root.path(), "beta", false, true);
-    let mut child = ovdev()
-        .args(["dev", "--json", "--package-manager", "npm", "--go"])
-        .arg(tools.go())
-        .arg("--package-manager-path")
-        .arg(tools.pm())
-        .arg(&a)
-        .arg(&b)
-        .env("OMNIVIEW_STATE_DIR", state.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut lines) = spawn_piped(
+        ovdev()
+            .args(["dev", "--json", "--package-manager", "npm", "--go"])
+            .arg(tools.go())
+            .arg("--package-manager-path")
+            .arg(tools.pm())
+            .arg(&a)
+            .arg(&b)
+            .env("OMNIVIEW_STATE_DIR", state.path()),
+    );
     let mut seen = vec![];
     read_until(&mut lines, &mut seen, "alpha ready", |v| {
         is_status(v, |d| {

@@ -442,16 +442,8 @@ async fn an_identical_binary_is_not_reloaded() {
         })
         .await;
     e.handle.rebuild_plugin("same").await.unwrap();
-    e.rec
-        .wait_status("same", "rebuild", |s| {
-            s.go_status == DevProcessStatus::Building
-        })
-        .await;
-    e.rec
-        .wait_status("same", "rebuilt", |s| {
-            s.go_status == DevProcessStatus::Ready
-        })
-        .await;
+    let s = e.rec.wait_build("same", "rebuild").await;
+    assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", s.last_error);
     e.rec.drain(Duration::from_millis(300)).await;
     assert!(e
         .rec
@@ -484,16 +476,8 @@ async fn requests_during_a_build_give_exactly_one_more_build() {
             s.go_status == DevProcessStatus::Ready
         })
         .await;
-    e.rec
-        .wait_status("slow", "second build", |s| {
-            s.go_status == DevProcessStatus::Building
-        })
-        .await;
-    e.rec
-        .wait_status("slow", "second build done", |s| {
-            s.go_status == DevProcessStatus::Ready
-        })
-        .await;
+    let s = e.rec.wait_build("slow", "second build").await;
+    assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", s.last_error);
     e.rec.drain(Duration::from_millis(1500)).await;
     assert_eq!(e.rec.builds_started(), 2, "{}", e.rec.log_text());
     e.handle.shutdown().await;
@@ -636,12 +620,8 @@ async fn module_files_and_go_work_directories_trigger_builds() {
     ] {
         std::fs::write(dir.join(file), contents).unwrap();
         expected += 1;
-        e.rec
-            .wait_status("mods", file, |s| s.go_status == DevProcessStatus::Building)
-            .await;
-        e.rec
-            .wait_status("mods", file, |s| s.go_status == DevProcessStatus::Ready)
-            .await;
+        let s = e.rec.wait_build("mods", file).await;
+        assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", s.last_error);
         assert_eq!(
             e.rec.builds_started(),
             expected,
@@ -653,28 +633,12 @@ async fn module_files_and_go_work_directories_trigger_builds() {
     std::fs::create_dir_all(dir.join("later")).unwrap();
     std::fs::write(dir.join("go.work"), "go 1.22\n\nuse ./pkg\nuse ./later\n").unwrap();
     expected += 1;
-    e.rec
-        .wait_status("mods", "go.work", |s| {
-            s.go_status == DevProcessStatus::Building
-        })
-        .await;
-    e.rec
-        .wait_status("mods", "go.work", |s| {
-            s.go_status == DevProcessStatus::Ready
-        })
-        .await;
+    let s = e.rec.wait_build("mods", "go.work").await;
+    assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", s.last_error);
     std::fs::write(dir.join("later/l.go"), "package later\n").unwrap();
     expected += 1;
-    e.rec
-        .wait_status("mods", "later/l.go", |s| {
-            s.go_status == DevProcessStatus::Building
-        })
-        .await;
-    e.rec
-        .wait_status("mods", "later/l.go", |s| {
-            s.go_status == DevProcessStatus::Ready
-        })
-        .await;
+    let s = e.rec.wait_build("mods", "later/l.go").await;
+    assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", s.last_error);
     assert_eq!(e.rec.builds_started(), expected, "{}", e.rec.log_text());
 
     // Not inputs: other files at the root, and Go files in skipped directories.

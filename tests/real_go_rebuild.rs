@@ -60,10 +60,8 @@ async fn real_go_builds_rebuild_once_per_burst_and_survive_errors() {
 
     // An editor's atomic save: one rebuild, a new binary, one reload.
     atomic_save(&dir.join(GREETING), &greeting_source("hello again"));
-    rec.wait_status(id, "rebuild", |s| s.go_status == DevProcessStatus::Building)
-        .await;
-    rec.wait_status(id, "rebuilt", |s| s.go_status == DevProcessStatus::Ready)
-        .await;
+    let s = rec.wait_build(id, "rebuild").await;
+    assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", s.last_error);
     assert_eq!(rec.builds_started(), 2);
     assert_eq!(host.reload_count(), 2);
     let v2 = read(&installed);
@@ -79,14 +77,8 @@ async fn real_go_builds_rebuild_once_per_burst_and_survive_errors() {
     )
     .unwrap();
     atomic_save(&dir.join(GREETING), &greeting_source("burst 2"));
-    rec.wait_status(id, "burst build", |s| {
-        s.go_status == DevProcessStatus::Building
-    })
-    .await;
-    rec.wait_status(id, "burst built", |s| {
-        s.go_status == DevProcessStatus::Ready
-    })
-    .await;
+    let s = rec.wait_build(id, "burst build").await;
+    assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", s.last_error);
     rec.drain(Duration::from_millis(1500)).await;
     assert_eq!(
         rec.builds_started(),
@@ -134,39 +126,21 @@ async fn real_go_builds_rebuild_once_per_burst_and_survive_errors() {
     // Deleting a file rebuilds.
     let builds = rec.builds_started();
     std::fs::remove_file(dir.join("pkg/greeting/extra.go")).unwrap();
-    rec.wait_status(id, "rebuild after delete", |s| {
-        s.go_status == DevProcessStatus::Building
-    })
-    .await;
-    rec.wait_status(id, "rebuilt after delete", |s| {
-        s.go_status == DevProcessStatus::Ready
-    })
-    .await;
+    let s = rec.wait_build(id, "rebuild after delete").await;
+    assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", s.last_error);
     assert_eq!(rec.builds_started(), builds + 1);
 
     // A directory created after start, with a file written right away, rebuilds.
     let builds = rec.builds_started();
     std::fs::create_dir_all(dir.join("pkg/newpkg/deeper")).unwrap();
     std::fs::write(dir.join("pkg/newpkg/deeper/x.go"), "package deeper\n").unwrap();
-    rec.wait_status(id, "rebuild after new dir", |s| {
-        s.go_status == DevProcessStatus::Building
-    })
-    .await;
-    rec.wait_status(id, "rebuilt after new dir", |s| {
-        s.go_status == DevProcessStatus::Ready
-    })
-    .await;
+    let s = rec.wait_build(id, "rebuild after new dir").await;
+    assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", s.last_error);
     assert_eq!(rec.builds_started(), builds + 1);
     // ...and files in it are watched from then on.
     std::fs::write(dir.join("pkg/newpkg/deeper/y.go"), "package deeper\n").unwrap();
-    rec.wait_status(id, "rebuild in new dir", |s| {
-        s.go_status == DevProcessStatus::Building
-    })
-    .await;
-    rec.wait_status(id, "rebuilt in new dir", |s| {
-        s.go_status == DevProcessStatus::Ready
-    })
-    .await;
+    let s = rec.wait_build(id, "rebuild in new dir").await;
+    assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", s.last_error);
     assert_eq!(rec.builds_started(), builds + 2);
 
     // Files that are not build inputs do nothing.

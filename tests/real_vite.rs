@@ -15,16 +15,25 @@ fn ui_only_copy(with_node_modules: bool) -> (tempfile::TempDir, std::path::PathB
     (tmp, dir)
 }
 
+/// An engine on its own thread with a recording host, ports from `range`.
+fn engine(
+    state: &std::path::Path,
+    range: (u16, u16),
+    tweak: impl FnOnce(DevServerBuilder) -> DevServerBuilder,
+) -> (omniview_devserver::DevServerHandle, Recorder) {
+    let builder = DevServerBuilder::with_host(RecordingHost::new())
+        .state_dir(state)
+        .port_range(range.0, range.1);
+    let handle = tweak(builder).start().unwrap();
+    let rec = Recorder::new(handle.subscribe());
+    (handle, rec)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn vite_through_npm_serves_the_plugin_ui() {
     let (_tmp, dir) = ui_only_copy(true);
     let state = tempfile::tempdir().unwrap();
-    let handle = DevServerBuilder::with_host(RecordingHost::new())
-        .state_dir(state.path())
-        .port_range(21100, 21120)
-        .start()
-        .unwrap();
-    let mut rec = Recorder::new(handle.subscribe());
+    let (handle, mut rec) = engine(state.path(), (21100, 21120), |b| b);
     let s = handle
         .start_dev_server_for_path("hello-plugin", &dir)
         .await
@@ -74,12 +83,7 @@ async fn vite_through_pnpm_installs_modules_first() {
     let (_tmp, dir) = ui_only_copy(false);
     std::fs::remove_file(dir.join("ui/package-lock.json")).unwrap();
     let state = tempfile::tempdir().unwrap();
-    let handle = DevServerBuilder::with_host(RecordingHost::new())
-        .state_dir(state.path())
-        .port_range(21130, 21150)
-        .start()
-        .unwrap();
-    let mut rec = Recorder::new(handle.subscribe());
+    let (handle, mut rec) = engine(state.path(), (21130, 21150), |b| b);
     handle
         .start_dev_server_for_path("hello-plugin", &dir)
         .await
@@ -120,14 +124,10 @@ async fn a_port_taken_between_check_and_bind_moves_vite_to_another_port() {
     // The probe says every port is free, so the allocator hands out a port that a real
     // listener holds: exactly the race strictPort exists for.
     let squatter = std::net::TcpListener::bind(("127.0.0.1", 21160)).unwrap();
-    let handle = DevServerBuilder::with_host(RecordingHost::new())
-        .state_dir(state.path())
-        .port_range(21160, 21170)
-        .port_probe(Arc::new(|_| true))
-        .package_manager(PackageManager::Npm)
-        .start()
-        .unwrap();
-    let mut rec = Recorder::new(handle.subscribe());
+    let (handle, mut rec) = engine(state.path(), (21160, 21170), |b| {
+        b.port_probe(Arc::new(|_| true))
+            .package_manager(PackageManager::Npm)
+    });
     let s = handle
         .start_dev_server_for_path("hello-plugin", &dir)
         .await

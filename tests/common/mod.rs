@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use omniview_devserver::{
-    DevServerEvent, DevServerState, EventStream, HostError, PluginHost, PluginInfo, Received,
+    DevProcessStatus, DevServerEvent, DevServerState, EventStream, HostError, PluginHost,
+    PluginInfo, Received,
 };
 
 /// Generous upper bound for anything that involves real processes; only catches hangs.
@@ -119,6 +120,14 @@ impl Recorder {
             DevServerEvent::Status(s) => s,
             _ => unreachable!(),
         }
+    }
+
+    /// Waits for a build of `id` to start and then to end; returns the state it ended in.
+    pub async fn wait_build(&mut self, id: &str, what: &str) -> DevServerState {
+        self.wait_status(id, what, |s| s.go_status == DevProcessStatus::Building)
+            .await;
+        self.wait_status(id, what, |s| s.go_status != DevProcessStatus::Building)
+            .await
     }
 
     /// Collects whatever arrives within `quiet` (to assert that nothing more happens).
