@@ -223,7 +223,10 @@ async fn human_output_is_prefixed_plain_when_piped_and_sigint_exits_0() {
         ovdev()
             .args(["dev", "--state-dir"])
             .arg(state.path())
-            .arg(&dir),
+            .arg(&dir)
+            // Vite colours its output as in a terminal: readiness must still be seen, and
+            // the codes must not reach a piped stdout.
+            .env("FORCE_COLOR", "1"),
     );
     let mut out = vec![];
     let deadline = Instant::now() + HANG;

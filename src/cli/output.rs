@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 
+use omniview_devserver::engine::ansi::strip_ansi;
 use omniview_devserver::{
     DevProcessStatus, DevServerEvent, DevServerState, LogLevel, LogSource, Received,
 };
@@ -80,11 +81,17 @@ impl Printer {
                         source_colour(e.source),
                         &format!("[{} {}]", e.plugin_id, e.source.as_str()),
                     );
+                    // Without colour, the children's own escape codes go too (NO_COLOR, pipes).
+                    let text = if self.colour {
+                        e.message.clone()
+                    } else {
+                        strip_ansi(&e.message).into_owned()
+                    };
                     let msg = match e.level {
-                        LogLevel::Error => self.paint(RED, &e.message),
-                        LogLevel::Warn => self.paint(YELLOW, &e.message),
-                        LogLevel::Debug => self.paint(DIM, &e.message),
-                        LogLevel::Info => e.message.clone(),
+                        LogLevel::Error => self.paint(RED, &text),
+                        LogLevel::Warn => self.paint(YELLOW, &text),
+                        LogLevel::Debug => self.paint(DIM, &text),
+                        LogLevel::Info => text,
                     };
                     format!("{prefix} {msg}")
                 })
