@@ -95,12 +95,81 @@ pub fn describe_exit(status: &ExitStatus) -> String {
     }
 }
 
-/// True while any process of group `pgid` exists (zombies included).
-pub fn group_alive(pgid: i32) -> bool {
-    if pgid <= 0 {
-        return false;
+/// One line of the process table: what the stop logic needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcEntry {
+    pub pid: i32,
+    pub ppid: i32,
+    pub pgrp: i32,
+    pub zombie: bool,
+}
+
+/// Parses `/proc/<pid>/stat` ("pid (comm) state ppid pgrp ..."); `comm` may hold spaces and
+/// parentheses, so the fields are read after the last `)`.
+pub fn parse_proc_stat(stat: &str) -> Option<ProcEntry> {
+    let (head, rest) = stat.rsplit_once(')')?;
+    let pid = head.split_once('(')?.0.trim().parse().ok()?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some(ProcEntry {
+        pid,
+        ppid,
+        pgrp,
+        zombie: state == "Z" || state == "X",
+    })
+}
+
+/// The process table from `/proc`; `None` where there is no `/proc` (not Linux).
+fn process_table() -> Option<Vec<ProcEntry>> {
+    let dir = std::fs::read_dir("/proc").ok()?;
+    Some(
+        dir.flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            })
+            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+            .filter_map(|s| parse_proc_stat(&s))
+            .collect(),
+    )
+}
+
+/// The process groups of `root` and all its descendants, `root`'s own group first.
+///
+/// Tools like pnpm run their script in a process group of its own; a stop must reach it too.
+/// The tree is only known while the processes are linked to `root`, so call this before
+/// signalling.
+pub fn descendant_groups(root: i32, table: &[ProcEntry]) -> Vec<i32> {
+    let mut groups = vec![root];
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for p in table.iter().filter(|p| p.ppid == parent && p.pid != parent) {
+            frontier.push(p.pid);
+            if !groups.contains(&p.pgrp) {
+                groups.push(p.pgrp);
+            }
+        }
     }
-    !matches!(killpg(Pid::from_raw(pgid), None), Err(Errno::ESRCH))
+    groups
+}
+
+/// True while a live process of group `pgid` exists. Zombies do not count: they have exited
+/// and only wait for their parent (possibly a container's init) to reap them.
+pub fn group_alive(pgid: i32) -> bool {
+    groups_alive(&[pgid], process_table().as_deref())
+}
+
+fn groups_alive(pgids: &[i32], table: Option<&[ProcEntry]>) -> bool {
+    match table {
+        Some(table) => table.iter().any(|p| !p.zombie && pgids.contains(&p.pgrp)),
+        None => pgids
+            .iter()
+            .any(|&g| g > 0 && !matches!(killpg(Pid::from_raw(g), None), Err(Errno::ESRCH))),
+    }
 }
 
 /// Sends `sig` to group `pgid`, ignoring a group that is already gone.
@@ -125,31 +194,40 @@ pub enum StopOutcome {
     Stuck,
 }
 
-/// Stops group `pgid`: SIGTERM, up to `grace` for the group to go away, then SIGKILL.
+/// Stops group `pgid` and the groups its descendants made for themselves: SIGTERM, up to
+/// `grace` for every process of them to be gone, then SIGKILL.
 ///
-/// `child` (the group leader, if we own it) is reaped while waiting, so it does not linger as
-/// a zombie that keeps the group alive. Returns once the whole group is gone, or reports
-/// [`StopOutcome::Stuck`] after SIGKILL and three more seconds.
+/// `child` (the group leader, if the caller owns it) is reaped while waiting. Returns once
+/// every process is gone, or reports [`StopOutcome::Stuck`] after SIGKILL and three more
+/// seconds.
 pub async fn stop_group(pgid: i32, mut child: Option<&mut Child>, grace: Duration) -> StopOutcome {
-    signal_group(pgid, Signal::SIGTERM);
-    if wait_group_gone(pgid, child.as_deref_mut(), grace).await {
+    let groups = match process_table() {
+        Some(table) => descendant_groups(pgid, &table),
+        None => vec![pgid],
+    };
+    for &g in &groups {
+        signal_group(g, Signal::SIGTERM);
+    }
+    if wait_groups_gone(&groups, child.as_deref_mut(), grace).await {
         return StopOutcome::Terminated;
     }
-    signal_group(pgid, Signal::SIGKILL);
-    if wait_group_gone(pgid, child, Duration::from_secs(3)).await {
+    for &g in &groups {
+        signal_group(g, Signal::SIGKILL);
+    }
+    if wait_groups_gone(&groups, child, Duration::from_secs(3)).await {
         StopOutcome::Killed
     } else {
         StopOutcome::Stuck
     }
 }
 
-async fn wait_group_gone(pgid: i32, mut child: Option<&mut Child>, limit: Duration) -> bool {
+async fn wait_groups_gone(groups: &[i32], mut child: Option<&mut Child>, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(c) = child.as_deref_mut() {
             let _ = c.try_wait();
         }
-        if !group_alive(pgid) {
+        if !groups_alive(groups, process_table().as_deref()) {
             return true;
         }
         if Instant::now() >= deadline {
@@ -210,6 +288,56 @@ mod tests {
         assert_eq!(outcome, StopOutcome::Terminated);
         let status = child.wait().await.unwrap();
         assert_eq!(describe_exit(&status), "killed by SIGTERM");
+    }
+
+    #[test]
+    fn parses_proc_stat_with_awkward_names() {
+        let e = parse_proc_stat("4242 (my (odd) name) S 17 4242 4242 0 -1 4194560").unwrap();
+        assert_eq!(
+            e,
+            ProcEntry {
+                pid: 4242,
+                ppid: 17,
+                pgrp: 4242,
+                zombie: false
+            }
+        );
+        assert!(parse_proc_stat("7 (x) Z 1 7 7").unwrap().zombie);
+        assert_eq!(parse_proc_stat("garbage"), None);
+    }
+
+    #[test]
+    fn descendant_groups_follow_the_tree() {
+        let p = |pid, ppid, pgrp| ProcEntry {
+            pid,
+            ppid,
+            pgrp,
+            zombie: false,
+        };
+        let table = [
+            p(10, 1, 10),
+            p(11, 10, 11),
+            p(12, 11, 11),
+            p(13, 12, 13),
+            p(20, 1, 20),
+        ];
+        assert_eq!(descendant_groups(10, &table), vec![10, 11, 13]);
+    }
+
+    #[tokio::test]
+    async fn a_descendant_in_a_group_of_its_own_is_stopped_too() {
+        // Like pnpm: the script runs in a new process group (setsid), below the leader.
+        let spec = ProcessSpec::new(
+            "sh",
+            vec!["-c".into(), "setsid sleep 30 & wait".into()],
+            "/",
+        );
+        let (mut child, pgid) = spawn(&spec).unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let groups = descendant_groups(pgid, &process_table().unwrap());
+        assert_eq!(groups.len(), 2, "{groups:?}");
+        stop_group(pgid, Some(&mut child), Duration::from_secs(5)).await;
+        assert!(!groups_alive(&groups, process_table().as_deref()));
     }
 
     #[test]
