@@ -195,7 +195,13 @@ async fn start_is_idempotent_queries_answer_and_stop_frees_the_port() {
     assert!(!h.is_managed("both").await.unwrap());
     assert_no_processes_in(&dir, Duration::from_secs(10)).await;
 
+    let last_seq = logs.last().unwrap().seq;
     let restarted = h.start_dev_server("both").await.unwrap();
+    let after = h.get_dev_server_logs("both", 0).await.unwrap();
+    assert!(
+        after[0].seq > last_seq,
+        "seq keeps increasing across restarts"
+    );
     assert_eq!(restarted.vite_port, 20120, "the released port is reused");
     let restarted = h.restart_dev_server("both").await.unwrap();
     assert_eq!(restarted.vite_port, 20120);

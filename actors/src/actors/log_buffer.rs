@@ -1,5 +1,7 @@
 //! `LogBufferActor`: one plugin's log ring, its sequence numbers, and batched log events.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -13,7 +15,9 @@ use crate::types::{LogEntry, LogLevel, LogSource};
 pub struct LogBufferActor {
     plugin_id: String,
     ring: LogRing,
-    next_seq: u64,
+    /// Shared with the plugin's earlier and later buffers, so `seq` keeps increasing across
+    /// restarts of the dev server.
+    seq: Arc<AtomicU64>,
     pending: Vec<LogEntry>,
     bus: EventBus,
     flush_interval: Duration,
@@ -24,6 +28,7 @@ impl LogBufferActor {
     /// A buffer for `plugin_id` with the given bounds and batching.
     pub fn new(
         plugin_id: &str,
+        seq: Arc<AtomicU64>,
         bus: EventBus,
         capacity: usize,
         byte_cap: usize,
@@ -33,7 +38,7 @@ impl LogBufferActor {
         Self {
             plugin_id: plugin_id.to_string(),
             ring: LogRing::new(capacity, byte_cap),
-            next_seq: 1,
+            seq,
             pending: Vec::new(),
             bus,
             flush_interval,
@@ -80,9 +85,8 @@ impl Handler<AppendLog> for LogBufferActor {
             level: msg.level,
             message: msg.message,
             plugin_id: self.plugin_id.clone(),
-            seq: self.next_seq,
+            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
         };
-        self.next_seq += 1;
         self.ring.push(entry.clone());
         self.pending.push(entry);
         if self.pending.len() >= self.batch_max {
@@ -187,6 +191,7 @@ mod tests {
         let mut sub = bus.subscribe();
         let addr = LogBufferActor::new(
             "p",
+            Arc::default(),
             bus.clone(),
             3,
             usize::MAX,
@@ -217,8 +222,16 @@ mod tests {
     async fn a_full_batch_is_flushed_before_the_interval() {
         let bus = EventBus::new(64);
         let mut sub = bus.subscribe();
-        let addr =
-            LogBufferActor::new("p", bus, 10, usize::MAX, Duration::from_secs(3600), 2).start();
+        let addr = LogBufferActor::new(
+            "p",
+            Arc::default(),
+            bus,
+            10,
+            usize::MAX,
+            Duration::from_secs(3600),
+            2,
+        )
+        .start();
         let sink = LogSink::new(addr, LogSource::Manager);
         sink.info("a");
         sink.info("b");

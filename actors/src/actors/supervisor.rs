@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ pub struct DevServerSupervisor {
     bus: EventBus,
     ports: Addr<PortAllocatorActor>,
     plugins: HashMap<String, Addr<PluginActor>>,
+    /// Last log `seq` per plugin, kept across restarts.
+    log_seqs: HashMap<String, Arc<AtomicU64>>,
 }
 
 impl DevServerSupervisor {
@@ -46,6 +49,7 @@ impl DevServerSupervisor {
             bus,
             ports,
             plugins: HashMap::new(),
+            log_seqs: HashMap::new(),
         }
     }
 
@@ -252,8 +256,10 @@ impl DevServerSupervisor {
     fn spawn_plugin(&mut self, plan: PluginPlan) -> DevServerState {
         let id = plan.plugin_id.clone();
         let cfg = &self.config;
+        let seq = self.log_seqs.entry(id.clone()).or_default().clone();
         let logs = LogBufferActor::new(
             &id,
+            seq,
             self.bus.clone(),
             cfg.log_capacity,
             cfg.log_byte_cap,
