@@ -53,7 +53,7 @@ pub struct DevArgs {
     pub debounce_ms: u64,
 
     /// Seconds Vite may take to become ready.
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    #[arg(long, default_value_t = 30, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub vite_timeout_secs: u64,
 
     /// Print only NDJSON events on stdout: {"name": ..., "data": ...} per line.

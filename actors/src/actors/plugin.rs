@@ -30,7 +30,7 @@ pub struct PluginPlan {
 }
 
 /// The state of a plugin whose children are about to start.
-pub fn initial_state(plan: &PluginPlan) -> DevServerState {
+fn initial_state(plan: &PluginPlan) -> DevServerState {
     let mut state = DevServerState::idle(&plan.plugin_id);
     state.mode = DevServerMode::Managed;
     state.dev_path = plan.dev_path.to_string_lossy().into_owned();
@@ -125,6 +125,7 @@ impl Actor for PluginActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         let Some(plan) = self.plan.take() else { return };
+        self.publish(DevServerEvent::Status(self.state.clone()));
         let sink = LogSink::new(self.logs.clone(), LogSource::Manager);
         sink.info(format!(
             "dev server starting for {} ({})",

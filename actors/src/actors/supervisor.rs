@@ -10,15 +10,13 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::go_watcher::GoWatcherSettings;
-use super::log_buffer::{LogBufferActor, PublishInOrder};
-use super::plugin::{
-    initial_state, GetPluginLogs, GetState, PluginActor, PluginPlan, Rebuild, StopPlugin,
-};
+use super::log_buffer::LogBufferActor;
+use super::plugin::{GetPluginLogs, GetState, PluginActor, PluginPlan, Rebuild, StopPlugin};
 use super::port_allocator::{AllocatePort, PortAllocatorActor};
 use super::vite::ViteSettings;
 use crate::config::EngineConfig;
 use crate::error::DevServerError;
-use crate::events::{DevServerEvent, EventBus};
+use crate::events::EventBus;
 use crate::host::PluginHost;
 use crate::package_manager::{detect_package_manager, PackageManager};
 use crate::plugin_id::validate_plugin_id;
@@ -267,7 +265,6 @@ impl DevServerSupervisor {
             cfg.log_batch_max,
         )
         .start();
-        logs.do_send(PublishInOrder(DevServerEvent::Status(initial_state(&plan))));
         let actor = PluginActor::new(plan, self.host.clone(), self.ports.clone(), logs);
         let state = actor.initial_state();
         self.plugins.insert(id, actor.start());
