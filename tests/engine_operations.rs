@@ -663,3 +663,36 @@ fn the_handle_can_be_shared_across_threads_and_runtimes() {
     fn assert_shareable<T: Clone + Send + Sync + 'static>() {}
     assert_shareable::<DevServerHandle>();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn huge_lines_are_cut_with_a_marker_and_bad_utf8_is_replaced() {
+    let mut e = engine_with((20360, 20370), |b| b.port_probe(always_free()));
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "noisy", true, false);
+    std::fs::write(dir.join("ui/fake-mode"), "noisy").unwrap();
+    e.handle
+        .start_dev_server_for_path("noisy", &dir)
+        .await
+        .unwrap();
+    e.rec
+        .wait_status("noisy", "ready", |s| {
+            s.vite_status == DevProcessStatus::Ready
+        })
+        .await;
+    let logs = e.handle.get_dev_server_logs("noisy", 0).await.unwrap();
+    let long = logs
+        .iter()
+        .find(|l| l.message.starts_with("xxxx"))
+        .expect("the long line");
+    assert!(
+        long.message.ends_with(" …[line truncated]"),
+        "{}",
+        &long.message[long.message.len() - 40..]
+    );
+    assert_eq!(long.message.len(), 64 * 1024 + " …[line truncated]".len());
+    assert!(
+        logs.iter().any(|l| l.message == "bad \u{fffd} byte"),
+        "lossy decoding"
+    );
+    e.handle.shutdown().await;
+}
