@@ -26,6 +26,8 @@ if ! command -v pnpm >/dev/null 2>&1; then
 fi
 
 if [ ! -d examples/hello-plugin/ui/node_modules/vite ]; then
-  echo "setup: installing the example UI's node modules (npm ci)" >&2
-  (cd examples/hello-plugin/ui && npm ci --no-audit --no-fund >/dev/null 2>&1)
+  echo "setup: installing the example UI's node modules (npm install)" >&2
+  # Not `npm ci`: npm 11 writes lockfiles without the other platforms' optional rollup
+  # packages and then refuses them in `ci`; `install` accepts the lockfile as it is.
+  (cd examples/hello-plugin/ui && npm install --no-audit --no-fund >/dev/null 2>&1)
 fi
