@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::package_manager::PackageManager;
+use crate::restart::RestartPolicy;
 
 /// Tells whether a port is free right now; replaceable so tests can simulate a lost race.
 pub type PortProbe = Arc<dyn Fn(u16) -> bool + Send + Sync>;
@@ -46,6 +47,10 @@ pub struct EngineConfig {
     pub event_capacity: usize,
     /// Port-free check used by the allocator.
     pub port_probe: PortProbe,
+    /// How the Vite dev server is restarted when it crashes.
+    pub vite_policy: RestartPolicy,
+    /// How the Go watcher actor is re-created when it fails.
+    pub go_watcher_policy: RestartPolicy,
 }
 
 impl EngineConfig {
@@ -69,6 +74,8 @@ impl EngineConfig {
             port_range: (crate::ports::PORT_RANGE_START, crate::ports::PORT_RANGE_END),
             event_capacity: crate::events::DEFAULT_EVENT_CAPACITY,
             port_probe: Arc::new(crate::ports::probe_port_free),
+            vite_policy: RestartPolicy::vite_default(),
+            go_watcher_policy: RestartPolicy::go_watcher_default(),
         }
     }
 
@@ -96,6 +103,8 @@ impl std::fmt::Debug for EngineConfig {
             .field("debounce", &self.debounce)
             .field("vite_ready_timeout", &self.vite_ready_timeout)
             .field("port_range", &self.port_range)
+            .field("vite_policy", &self.vite_policy)
+            .field("go_watcher_policy", &self.go_watcher_policy)
             .finish_non_exhaustive()
     }
 }

@@ -24,6 +24,8 @@ pub enum DevServerError {
     NotRunning(String),
     #[error("plugin `{0}` has no Go backend (`pkg/`) to rebuild")]
     NoBackend(String),
+    #[error("the {child} of plugin `{id}` is not running (it crashed or is restarting; see `lastError`)")]
+    ChildDown { id: String, child: &'static str },
     #[error(transparent)]
     NoFreePort(#[from] NoFreePort),
     #[error("`{tool}` not found on PATH; install it or set {fix}")]

@@ -95,6 +95,9 @@ pub struct DevServerState {
     pub last_error: String,
     #[serde(rename = "grpcConnected")]
     pub grpc_connected: bool,
+    /// How often a crashed child (Vite, the Go watcher) was restarted (an ovdev addition).
+    #[serde(default)]
+    pub restarts: u32,
 }
 
 impl DevServerState {
@@ -112,6 +115,7 @@ impl DevServerState {
             last_build_time: None,
             last_error: String::new(),
             grpc_connected: false,
+            restarts: 0,
         }
     }
 
@@ -324,12 +328,13 @@ mod tests {
             ),
             last_error: String::new(),
             grpc_connected: false,
+            restarts: 2,
         }
     }
 
     #[test]
     fn dev_server_state_matches_the_frontend_fixture() {
-        let fixture = r#"{"pluginID":"hello","mode":"managed","devPath":"/src/hello","vitePort":15173,"viteURL":"http://127.0.0.1:15173","viteStatus":"ready","goStatus":"building","lastBuildDuration":1500000000,"lastBuildTime":"2026-02-16T10:30:00.12Z","lastError":"","grpcConnected":false}"#;
+        let fixture = r#"{"pluginID":"hello","mode":"managed","devPath":"/src/hello","vitePort":15173,"viteURL":"http://127.0.0.1:15173","viteStatus":"ready","goStatus":"building","lastBuildDuration":1500000000,"lastBuildTime":"2026-02-16T10:30:00.12Z","lastError":"","grpcConnected":false,"restarts":2}"#;
         assert_eq!(serde_json::to_string(&sample_state()).unwrap(), fixture);
         let parsed: DevServerState = serde_json::from_str(fixture).unwrap();
         assert_eq!(parsed, sample_state());
@@ -342,7 +347,8 @@ mod tests {
             v,
             json!({"pluginID":"p","mode":"idle","devPath":"","vitePort":0,"viteURL":"",
                    "viteStatus":"idle","goStatus":"idle","lastBuildDuration":0,
-                   "lastBuildTime":"0001-01-01T00:00:00Z","lastError":"","grpcConnected":false})
+                   "lastBuildTime":"0001-01-01T00:00:00Z","lastError":"","grpcConnected":false,
+                   "restarts":0})
         );
         let back: DevServerState = serde_json::from_value(v).unwrap();
         assert_eq!(back.last_build_time, None);

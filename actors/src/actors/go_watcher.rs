@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
+use super::child_guard::{ChildGone, ChildKind, ExitNotice};
 use super::child_output::{forward_child, level_for_line, ChildExited, ChildLine, OutputTail};
 use super::log_buffer::LogSink;
 use crate::binary_swap::{install_binary, InstallOutcome};
@@ -65,6 +66,7 @@ struct RunningBuild {
 pub struct GoWatcherActor {
     settings: GoWatcherSettings,
     parent: Recipient<GoStatusChanged>,
+    notice: ExitNotice,
     watch_logs: LogSink,
     build_logs: LogSink,
     host: Arc<dyn PluginHost>,
@@ -81,17 +83,21 @@ pub struct GoWatcherActor {
 }
 
 impl GoWatcherActor {
-    /// A watcher for `settings.dev_path`; it builds once as soon as it starts.
+    /// Instance `generation` of the watcher for `settings.dev_path`; it builds once as soon
+    /// as it starts.
     pub fn new(
         settings: GoWatcherSettings,
-        parent: Recipient<GoStatusChanged>,
+        generation: u64,
+        parent: (Recipient<GoStatusChanged>, Recipient<ChildGone>),
         logs: LogSink,
         host: Arc<dyn PluginHost>,
     ) -> Self {
         let debounce = Debounce::new(settings.debounce, settings.max_wait);
+        let (parent, gone) = parent;
         Self {
             settings,
             parent,
+            notice: ExitNotice::new(gone, ChildKind::GoWatcher, generation),
             watch_logs: logs.with_source(LogSource::GoWatch),
             build_logs: logs.with_source(LogSource::GoBuild),
             host,
@@ -237,6 +243,7 @@ impl GoWatcherActor {
         match spawn(&spec) {
             Ok((child, pgid)) => {
                 forward_child(child, self.run, ctx.address());
+                self.notice.pgid = Some(pgid);
                 self.build = Some(RunningBuild {
                     run: self.run,
                     pgid: Some(pgid),
@@ -418,6 +425,7 @@ impl Handler<ChildExited> for GoWatcherActor {
             return;
         };
         build.pgid = None;
+        self.notice.pgid = None;
         let duration = build.started.elapsed();
         if self.stopping {
             self.build = None;
@@ -483,6 +491,7 @@ impl Handler<StopGoWatcher> for GoWatcherActor {
 
     fn handle(&mut self, _: StopGoWatcher, ctx: &mut Self::Context) -> Self::Result {
         self.stopping = true;
+        self.notice.disarm();
         self.watcher = None;
         if let Some(t) = self.timer.take() {
             ctx.cancel_future(t);
@@ -500,5 +509,14 @@ impl Handler<StopGoWatcher> for GoWatcherActor {
             .into_actor(self)
             .map(|(), _, ctx| ctx.stop()),
         )
+    }
+}
+
+#[cfg(feature = "test-hooks")]
+impl Handler<super::child_guard::PanicForTest> for GoWatcherActor {
+    type Result = ();
+
+    fn handle(&mut self, _: super::child_guard::PanicForTest, _: &mut Self::Context) {
+        panic!("GoWatcherActor: panic requested by a test");
     }
 }

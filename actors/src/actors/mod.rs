@@ -1,5 +1,6 @@
 //! The actor tree, one actor per file with its messages beside its handlers.
 
+pub mod child_guard;
 pub mod child_output;
 pub mod go_watcher;
 pub mod log_buffer;

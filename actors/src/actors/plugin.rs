@@ -1,20 +1,25 @@
-//! `PluginActor`: one per dev plugin. Owns the plugin's `DevServerState`, starts and stops
-//! its children (Vite, Go watcher, log buffer), folds their reports into the state and
+//! `PluginActor`: one per dev plugin, the one_for_one supervisor of its children. Owns the
+//! plugin's `DevServerState`, starts the children (Vite, Go watcher), restarts them under
+//! their restart policies when they crash or die, folds their reports into the state and
 //! publishes one status event per change.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
+use super::child_guard::{ChildGone, ChildKind};
 use super::go_watcher::{
     GoStatusChanged, GoWatcherActor, GoWatcherSettings, RequestBuild, StopGoWatcher,
 };
 use super::log_buffer::{GetLogs, LogBufferActor, LogSink, PublishInOrder};
 use super::port_allocator::{PortAllocatorActor, ReleasePluginPorts};
-use super::vite::{StopVite, ViteActor, ViteSettings, ViteStatusChanged};
+use super::vite::{StopVite, ViteActor, ViteEnded, ViteParent, ViteSettings, ViteStatusChanged};
 use crate::error::DevServerError;
 use crate::events::DevServerEvent;
 use crate::host::PluginHost;
+use crate::process::stop_group;
+use crate::restart::{random_jitter, Decision, ExitKind, RestartPolicy, RestartTracker};
 use crate::types::{
     BuildErrorsPayload, DevProcessStatus, DevServerMode, DevServerState, LogEntry, LogSource,
 };
@@ -27,6 +32,8 @@ pub struct PluginPlan {
     pub vite: Option<(ViteSettings, u16)>,
     /// Go watcher settings, when the plugin has a `pkg/`.
     pub go: Option<GoWatcherSettings>,
+    pub vite_policy: RestartPolicy,
+    pub go_watcher_policy: RestartPolicy,
 }
 
 /// The state of a plugin whose children are about to start.
@@ -44,22 +51,38 @@ fn initial_state(plan: &PluginPlan) -> DevServerState {
     state
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ErrorSide {
-    Vite,
-    Go,
+/// One supervised child: its current instance and its restart bookkeeping.
+struct Supervised<A: Actor> {
+    addr: Option<Addr<A>>,
+    generation: u64,
+    tracker: RestartTracker,
+    restart_timer: Option<SpawnHandle>,
+}
+
+impl<A: Actor> Supervised<A> {
+    fn new(policy: RestartPolicy) -> Self {
+        Self {
+            addr: None,
+            generation: 0,
+            tracker: RestartTracker::new(policy),
+            restart_timer: None,
+        }
+    }
 }
 
 /// See the module doc.
 pub struct PluginActor {
     state: DevServerState,
-    plan: Option<PluginPlan>,
+    vite_settings: Option<ViteSettings>,
+    go_settings: Option<GoWatcherSettings>,
     host: Arc<dyn PluginHost>,
     ports: Addr<PortAllocatorActor>,
     logs: Addr<LogBufferActor>,
-    vite: Option<Addr<ViteActor>>,
-    go: Option<Addr<GoWatcherActor>>,
-    error_side: Option<ErrorSide>,
+    manager_log: LogSink,
+    vite: Supervised<ViteActor>,
+    go: Supervised<GoWatcherActor>,
+    next_generation: u64,
+    error_side: Option<ChildKind>,
     stopping: bool,
 }
 
@@ -71,14 +94,18 @@ impl PluginActor {
         ports: Addr<PortAllocatorActor>,
         logs: Addr<LogBufferActor>,
     ) -> Self {
+        let manager_log = LogSink::new(logs.clone(), LogSource::Manager);
         Self {
             state: initial_state(&plan),
-            plan: Some(plan),
+            vite_settings: plan.vite.map(|(settings, _)| settings),
+            go_settings: plan.go,
             host,
             ports,
             logs,
-            vite: None,
-            go: None,
+            manager_log,
+            vite: Supervised::new(plan.vite_policy),
+            go: Supervised::new(plan.go_watcher_policy),
+            next_generation: 0,
             error_side: None,
             stopping: false,
         }
@@ -87,6 +114,11 @@ impl PluginActor {
     /// The state right after start, before any child reported.
     pub fn initial_state(&self) -> DevServerState {
         self.state.clone()
+    }
+
+    /// Publishes through the log buffer so the event follows the log lines before it.
+    fn publish(&self, event: DevServerEvent) {
+        self.logs.do_send(PublishInOrder(event));
     }
 
     fn publish_if_changed(&mut self, before: DevServerState) {
@@ -98,12 +130,7 @@ impl PluginActor {
         }
     }
 
-    /// Publishes through the log buffer so the event follows the log lines before it.
-    fn publish(&self, event: DevServerEvent) {
-        self.logs.do_send(PublishInOrder(event));
-    }
-
-    fn apply_error(&mut self, side: ErrorSide, status: DevProcessStatus, error: Option<String>) {
+    fn apply_error(&mut self, side: ChildKind, status: DevProcessStatus, error: Option<String>) {
         match error {
             Some(e) => {
                 self.state.last_error = e;
@@ -118,41 +145,171 @@ impl PluginActor {
             None => {}
         }
     }
+
+    fn set_status(&mut self, kind: ChildKind, status: DevProcessStatus, error: Option<String>) {
+        let before = self.state.clone();
+        match kind {
+            ChildKind::Vite => self.state.vite_status = status,
+            ChildKind::GoWatcher => self.state.go_status = status,
+        }
+        self.apply_error(kind, status, error);
+        self.publish_if_changed(before);
+    }
+
+    fn generation(&mut self) -> u64 {
+        self.next_generation += 1;
+        self.next_generation
+    }
+
+    fn start_vite(&mut self, ctx: &mut Context<Self>) {
+        let Some(settings) = self.vite_settings.clone() else {
+            return;
+        };
+        let generation = self.generation();
+        let me = ctx.address();
+        let parent = ViteParent {
+            status: me.clone().recipient(),
+            ended: me.clone().recipient(),
+            gone: me.recipient(),
+        };
+        let actor = ViteActor::new(
+            settings,
+            generation,
+            self.state.vite_port,
+            parent,
+            self.manager_log.with_source(LogSource::Vite),
+            self.ports.clone(),
+        );
+        self.vite.generation = generation;
+        self.vite.addr = Some(actor.start());
+        self.vite.tracker.started(Instant::now());
+    }
+
+    fn start_go(&mut self, ctx: &mut Context<Self>) {
+        let Some(settings) = self.go_settings.clone() else {
+            return;
+        };
+        let generation = self.generation();
+        let me = ctx.address();
+        let actor = GoWatcherActor::new(
+            settings,
+            generation,
+            (me.clone().recipient(), me.recipient()),
+            self.manager_log.clone(),
+            self.host.clone(),
+        );
+        self.go.generation = generation;
+        self.go.addr = Some(actor.start());
+        self.go.tracker.started(Instant::now());
+    }
+
+    /// A child ended without being asked to: restart it, leave it, or give up, per policy.
+    fn child_ended(
+        &mut self,
+        kind: ChildKind,
+        exit: ExitKind,
+        reason: String,
+        ctx: &mut Context<Self>,
+    ) {
+        if self.stopping {
+            return;
+        }
+        let slot_tracker = match kind {
+            ChildKind::Vite => &mut self.vite.tracker,
+            ChildKind::GoWatcher => &mut self.go.tracker,
+        };
+        let policy = slot_tracker.policy();
+        let decision = slot_tracker.ended(Instant::now(), exit, random_jitter());
+        let name = kind.name();
+        match decision {
+            Decision::Restart { delay, attempt } => {
+                self.manager_log.warn(format!(
+                    "{reason}; restarting {name} in {} (restart {attempt} of at most {} per {})",
+                    human(delay),
+                    policy.max_restarts,
+                    human(policy.window)
+                ));
+                self.state.restarts += 1;
+                self.set_status(kind, DevProcessStatus::Error, Some(reason));
+                let timer = ctx.run_later(delay, move |act, ctx| {
+                    if act.stopping {
+                        return;
+                    }
+                    match kind {
+                        ChildKind::Vite => {
+                            act.vite.restart_timer = None;
+                            act.set_status(kind, DevProcessStatus::Starting, None);
+                            act.start_vite(ctx);
+                        }
+                        ChildKind::GoWatcher => {
+                            act.go.restart_timer = None;
+                            act.set_status(kind, DevProcessStatus::Starting, None);
+                            act.start_go(ctx);
+                        }
+                    }
+                });
+                match kind {
+                    ChildKind::Vite => self.vite.restart_timer = Some(timer),
+                    ChildKind::GoWatcher => self.go.restart_timer = Some(timer),
+                }
+            }
+            Decision::GiveUp { crashes } => {
+                let msg = format!(
+                    "{name} crashed {crashes} times in {}; giving up (restart limit: {} per {}). Last failure: {reason}. Restart the dev server to try again.",
+                    human(policy.window),
+                    policy.max_restarts,
+                    human(policy.window)
+                );
+                self.manager_log.error(msg.clone());
+                self.set_status(kind, DevProcessStatus::Error, Some(msg));
+            }
+            Decision::Leave => {
+                self.manager_log.info(format!(
+                    "{reason}; not restarting {name} ({} restart policy)",
+                    policy.restart
+                ));
+                let status = if exit == ExitKind::Normal {
+                    DevProcessStatus::Stopped
+                } else {
+                    DevProcessStatus::Error
+                };
+                let error = (exit == ExitKind::Abnormal).then_some(reason);
+                self.set_status(kind, status, error);
+            }
+        }
+    }
+}
+
+/// "250 ms", "2 s", "1.5 s".
+fn human(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
 }
 
 impl Actor for PluginActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let Some(plan) = self.plan.take() else { return };
         self.publish(DevServerEvent::Status(self.state.clone()));
-        let sink = LogSink::new(self.logs.clone(), LogSource::Manager);
-        sink.info(format!(
+        self.manager_log.info(format!(
             "dev server starting for {} ({})",
-            plan.plugin_id,
-            plan.dev_path.display()
+            self.state.plugin_id, self.state.dev_path
         ));
-        if plan.vite.is_none() {
-            sink.info("no ui/ directory: backend-only plugin, Vite not started");
+        if self.vite_settings.is_none() {
+            self.manager_log
+                .info("no ui/ directory: backend-only plugin, Vite not started");
         }
-        if plan.go.is_none() {
-            sink.info("no pkg/ directory: UI-only plugin, Go watcher not started");
+        if self.go_settings.is_none() {
+            self.manager_log
+                .info("no pkg/ directory: UI-only plugin, Go watcher not started");
         }
-        if let Some((settings, port)) = plan.vite {
-            let actor = ViteActor::new(
-                settings,
-                port,
-                ctx.address().recipient(),
-                sink.with_source(LogSource::Vite),
-                self.ports.clone(),
-            );
-            self.vite = Some(actor.start());
-        }
-        if let Some(settings) = plan.go {
-            let actor =
-                GoWatcherActor::new(settings, ctx.address().recipient(), sink, self.host.clone());
-            self.go = Some(actor.start());
-        }
+        self.start_vite(ctx);
+        self.start_go(ctx);
     }
 }
 
@@ -160,7 +317,7 @@ impl Handler<ViteStatusChanged> for PluginActor {
     type Result = ();
 
     fn handle(&mut self, msg: ViteStatusChanged, _: &mut Self::Context) {
-        if self.stopping {
+        if self.stopping || msg.generation != self.vite.generation {
             return;
         }
         let before = self.state.clone();
@@ -171,8 +328,67 @@ impl Handler<ViteStatusChanged> for PluginActor {
         } else {
             String::new()
         };
-        self.apply_error(ErrorSide::Vite, msg.status, msg.error);
+        self.apply_error(ChildKind::Vite, msg.status, msg.error);
         self.publish_if_changed(before);
+    }
+}
+
+impl Handler<ViteEnded> for PluginActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ViteEnded, ctx: &mut Self::Context) {
+        if msg.generation != self.vite.generation {
+            return;
+        }
+        self.vite.addr = None;
+        self.state.vite_port = msg.port;
+        self.child_ended(ChildKind::Vite, msg.kind, msg.reason, ctx);
+    }
+}
+
+impl Handler<ChildGone> for PluginActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ChildGone, ctx: &mut Self::Context) {
+        let current = match msg.kind {
+            ChildKind::Vite => self.vite.generation,
+            ChildKind::GoWatcher => self.go.generation,
+        };
+        let grace = self
+            .vite_settings
+            .as_ref()
+            .map(|s| s.stop_grace)
+            .or(self.go_settings.as_ref().map(|s| s.stop_grace))
+            .unwrap_or(crate::process::DEFAULT_STOP_GRACE);
+        let pgid = msg.pgid;
+        let name = msg.kind.name();
+        self.manager_log.error(format!(
+            "the {name} actor failed (it panicked){}",
+            if pgid.is_some() {
+                "; stopping the process it ran"
+            } else {
+                ""
+            }
+        ));
+        // The dead actor's process outlives it: stop it before a replacement starts.
+        async move {
+            if let Some(pgid) = pgid {
+                stop_group(pgid, None, grace).await;
+            }
+        }
+        .into_actor(self)
+        .map(move |(), act, ctx| {
+            if msg.generation != current || act.stopping {
+                return;
+            }
+            match msg.kind {
+                ChildKind::Vite => act.vite.addr = None,
+                ChildKind::GoWatcher => act.go.addr = None,
+            }
+            let reason = format!("the {name} actor failed");
+            act.child_ended(msg.kind, ExitKind::Abnormal, reason, ctx);
+        })
+        .wait(ctx);
     }
 }
 
@@ -189,7 +405,7 @@ impl Handler<GoStatusChanged> for PluginActor {
             self.state.last_build_duration = duration;
             self.state.last_build_time = Some(at);
         }
-        self.apply_error(ErrorSide::Go, msg.status, msg.error);
+        self.apply_error(ChildKind::GoWatcher, msg.status, msg.error);
         if !msg.errors.is_empty() {
             self.publish(DevServerEvent::BuildErrors(BuildErrorsPayload {
                 plugin_id: self.state.plugin_id.clone(),
@@ -236,12 +452,22 @@ impl Handler<Rebuild> for PluginActor {
     type Result = Result<(), DevServerError>;
 
     fn handle(&mut self, _: Rebuild, _: &mut Self::Context) -> Self::Result {
-        match &self.go {
+        let id = self.state.plugin_id.clone();
+        if self.stopping {
+            return Err(DevServerError::NotRunning(id));
+        }
+        if self.go_settings.is_none() {
+            return Err(DevServerError::NoBackend(id));
+        }
+        match &self.go.addr {
             Some(go) => {
                 go.do_send(RequestBuild);
                 Ok(())
             }
-            None => Err(DevServerError::NoBackend(self.state.plugin_id.clone())),
+            None => Err(DevServerError::ChildDown {
+                id,
+                child: ChildKind::GoWatcher.name(),
+            }),
         }
     }
 }
@@ -255,12 +481,18 @@ pub struct StopPlugin;
 impl Handler<StopPlugin> for PluginActor {
     type Result = ResponseActFuture<Self, DevServerState>;
 
-    fn handle(&mut self, _: StopPlugin, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, _: StopPlugin, ctx: &mut Self::Context) -> Self::Result {
         self.stopping = true;
-        let vite = self.vite.take();
-        let go = self.go.take();
+        for timer in [self.vite.restart_timer.take(), self.go.restart_timer.take()]
+            .into_iter()
+            .flatten()
+        {
+            ctx.cancel_future(timer);
+        }
+        let vite = self.vite.addr.take();
+        let go = self.go.addr.take();
         let logs = self.logs.clone();
-        let sink = LogSink::new(logs.clone(), LogSource::Manager);
+        let sink = self.manager_log.clone();
         sink.info("stopping dev server");
         let stop_children = async move {
             let v = async {
@@ -285,6 +517,7 @@ impl Handler<StopPlugin> for PluginActor {
             last.go_status = DevProcessStatus::Stopped;
             last.last_build_duration = act.state.last_build_duration;
             last.last_build_time = act.state.last_build_time;
+            last.restarts = act.state.restarts;
             act.state = last.clone();
             async move {
                 let _ = logs
@@ -298,5 +531,25 @@ impl Handler<StopPlugin> for PluginActor {
                 last
             })
         }))
+    }
+}
+
+/// Makes one child's handler panic (supervision tests).
+#[cfg(feature = "test-hooks")]
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "bool")]
+pub struct PanicChild(pub ChildKind);
+
+#[cfg(feature = "test-hooks")]
+impl Handler<PanicChild> for PluginActor {
+    type Result = bool;
+
+    fn handle(&mut self, msg: PanicChild, _: &mut Self::Context) -> bool {
+        use super::child_guard::PanicForTest;
+        match msg.0 {
+            ChildKind::Vite => self.vite.addr.as_ref().map(|a| a.do_send(PanicForTest)),
+            ChildKind::GoWatcher => self.go.addr.as_ref().map(|a| a.do_send(PanicForTest)),
+        }
+        .is_some()
     }
 }

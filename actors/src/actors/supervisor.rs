@@ -197,6 +197,8 @@ impl Handler<StartDevServer> for DevServerSupervisor {
             find.into_actor(self)
                 .then(move |found, act, _| {
                     let ports = act.ports.clone();
+                    let (vite_policy, go_watcher_policy) =
+                        (act.config.vite_policy, act.config.go_watcher_policy);
                     let planned = found.and_then(|found| match found {
                         Found::Running(state) => Ok(Err(state)),
                         Found::DevPath(path) => {
@@ -226,6 +228,8 @@ impl Handler<StartDevServer> for DevServerSupervisor {
                             dev_path,
                             vite,
                             go,
+                            vite_policy,
+                            go_watcher_policy,
                         }))
                     }
                     .into_actor(act)
@@ -408,6 +412,33 @@ impl Handler<Shutdown> for DevServerSupervisor {
         let addrs: Vec<_> = self.plugins.drain().map(|(_, a)| a).collect();
         Box::pin(async move {
             futures::future::join_all(addrs.iter().map(|a| a.send(StopPlugin))).await;
+        })
+    }
+}
+
+/// Makes a child of a plugin panic (supervision tests); false if there is no such child.
+#[cfg(feature = "test-hooks")]
+#[derive(Message, Debug)]
+#[rtype(result = "bool")]
+pub struct PanicPluginChild {
+    pub plugin_id: String,
+    pub kind: super::child_guard::ChildKind,
+}
+
+#[cfg(feature = "test-hooks")]
+impl Handler<PanicPluginChild> for DevServerSupervisor {
+    type Result = ResponseFuture<bool>;
+
+    fn handle(&mut self, msg: PanicPluginChild, _: &mut Self::Context) -> Self::Result {
+        let addr = self.plugins.get(&msg.plugin_id).cloned();
+        Box::pin(async move {
+            match addr {
+                Some(a) => a
+                    .send(super::plugin::PanicChild(msg.kind))
+                    .await
+                    .unwrap_or(false),
+                None => false,
+            }
         })
     }
 }

@@ -1,16 +1,22 @@
 //! `ViteActor`: installs the UI's dependencies if needed, runs its Vite dev server on the
 //! allocated port, detects readiness, and retries on another port when the port was taken.
+//!
+//! One actor is one run of Vite: when the process ends without being asked to, the actor
+//! stops what is left of its process group, reports [`ViteEnded`] and stops. Its parent
+//! decides under the restart policy whether a new `ViteActor` takes over.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use actix::prelude::*;
 
+use super::child_guard::{ChildGone, ChildKind, ExitNotice};
 use super::child_output::{forward_child, level_for_line, ChildExited, ChildLine, OutputTail};
 use super::log_buffer::LogSink;
 use super::port_allocator::{AllocatePort, PortAllocatorActor, ReleasePort};
 use crate::package_manager::PackageManager;
 use crate::process::{describe_exit, spawn, stop_group, ProcessSpec, StopOutcome};
+use crate::restart::ExitKind;
 use crate::types::{DevProcessStatus, DevServerState};
 use crate::vite_ready::{is_port_in_use_line, is_ready_line};
 
@@ -18,9 +24,29 @@ use crate::vite_ready::{is_port_in_use_line, is_ready_line};
 #[derive(Message, Debug, Clone, PartialEq)]
 #[rtype(result = "()")]
 pub struct ViteStatusChanged {
+    pub generation: u64,
     pub status: DevProcessStatus,
     pub port: u16,
     pub error: Option<String>,
+}
+
+/// The Vite run ended without a stop request; its process group is gone.
+#[derive(Message, Debug, Clone, PartialEq)]
+#[rtype(result = "()")]
+pub struct ViteEnded {
+    pub generation: u64,
+    pub kind: ExitKind,
+    /// What happened, for logs and `lastError` ("Vite exited with code 1 after it was ready").
+    pub reason: String,
+    pub port: u16,
+}
+
+/// Where a Vite actor reports to.
+#[derive(Clone)]
+pub struct ViteParent {
+    pub status: Recipient<ViteStatusChanged>,
+    pub ended: Recipient<ViteEnded>,
+    pub gone: Recipient<ChildGone>,
 }
 
 /// How the Vite actor runs the package manager.
@@ -41,10 +67,19 @@ pub struct ViteSettings {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    Installing { pgid: i32 },
-    Starting { pgid: i32, timed_out: bool },
-    Ready { pgid: i32 },
-    Failed,
+    Idle,
+    Installing {
+        pgid: i32,
+    },
+    Starting {
+        pgid: i32,
+        timed_out: bool,
+    },
+    Ready {
+        pgid: i32,
+    },
+    /// The run ended; the actor is cleaning up and will stop.
+    Ended,
     Stopping,
 }
 
@@ -54,7 +89,7 @@ impl Phase {
             Phase::Installing { pgid } | Phase::Starting { pgid, .. } | Phase::Ready { pgid } => {
                 Some(pgid)
             }
-            Phase::Failed | Phase::Stopping => None,
+            Phase::Idle | Phase::Ended | Phase::Stopping => None,
         }
     }
 }
@@ -62,8 +97,10 @@ impl Phase {
 /// Runs one plugin's Vite dev server; see the module doc.
 pub struct ViteActor {
     settings: ViteSettings,
+    generation: u64,
     port: u16,
-    parent: Recipient<ViteStatusChanged>,
+    parent: ViteParent,
+    notice: ExitNotice,
     logs: LogSink,
     ports: Addr<PortAllocatorActor>,
     run: u64,
@@ -76,23 +113,27 @@ pub struct ViteActor {
 }
 
 impl ViteActor {
-    /// A Vite actor for an already allocated `port`.
+    /// Instance `generation` of the Vite actor, for an already allocated `port`.
     pub fn new(
         settings: ViteSettings,
+        generation: u64,
         port: u16,
-        parent: Recipient<ViteStatusChanged>,
+        parent: ViteParent,
         logs: LogSink,
         ports: Addr<PortAllocatorActor>,
     ) -> Self {
         let retries_left = settings.port_retries;
+        let notice = ExitNotice::new(parent.gone.clone(), ChildKind::Vite, generation);
         Self {
             settings,
+            generation,
             port,
             parent,
+            notice,
             logs,
             ports,
             run: 0,
-            phase: Phase::Failed,
+            phase: Phase::Idle,
             tail: OutputTail::default(),
             port_in_use: false,
             failed_ports: Vec::new(),
@@ -102,17 +143,51 @@ impl ViteActor {
     }
 
     fn report(&self, status: DevProcessStatus, error: Option<String>) {
-        self.parent.do_send(ViteStatusChanged {
+        self.parent.status.do_send(ViteStatusChanged {
+            generation: self.generation,
             status,
             port: self.port,
             error,
         });
     }
 
-    fn fail(&mut self, message: String) {
-        self.logs.error(message.clone());
-        self.phase = Phase::Failed;
-        self.report(DevProcessStatus::Error, Some(message));
+    fn set_phase(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.notice.pgid = phase.pgid();
+    }
+
+    /// The run is over: stop what is left of the group, report, and stop this actor.
+    fn end(&mut self, kind: ExitKind, reason: String, pgid: Option<i32>, ctx: &mut Context<Self>) {
+        if kind == ExitKind::Abnormal {
+            self.logs.error(reason.clone());
+        } else {
+            self.logs.info(reason.clone());
+        }
+        self.set_phase(Phase::Ended);
+        let ended = ViteEnded {
+            generation: self.generation,
+            kind,
+            reason,
+            port: self.port,
+        };
+        let grace = self.settings.stop_grace;
+        async move {
+            // Helpers of the exited leader (esbuild, a shell) must not outlive the run.
+            if let Some(pgid) = pgid {
+                stop_group(pgid, None, grace).await;
+            }
+        }
+        .into_actor(self)
+        .map(move |(), act, ctx| {
+            act.parent.ended.do_send(ended);
+            act.notice.disarm();
+            ctx.stop();
+        })
+        .wait(ctx);
+    }
+
+    fn fail(&mut self, message: String, ctx: &mut Context<Self>) {
+        self.end(ExitKind::Abnormal, message, None, ctx);
     }
 
     fn spec(&self, args: Vec<String>) -> ProcessSpec {
@@ -145,10 +220,11 @@ impl ViteActor {
                 Some(pgid)
             }
             Err(e) => {
-                self.fail(format!(
+                let msg = format!(
                     "{e}; check that {} is installed or pass its path (--package-manager-path)",
                     self.settings.package_manager
-                ));
+                );
+                self.fail(msg, ctx);
                 None
             }
         }
@@ -161,17 +237,17 @@ impl ViteActor {
             self.settings.package_manager
         ));
         if let Some(pgid) = self.start_process(self.settings.package_manager.install_args(), ctx) {
-            self.phase = Phase::Installing { pgid };
+            self.set_phase(Phase::Installing { pgid });
         }
     }
 
     fn start_vite(&mut self, ctx: &mut Context<Self>) {
         let args = self.settings.package_manager.dev_args(self.port);
         if let Some(pgid) = self.start_process(args, ctx) {
-            self.phase = Phase::Starting {
+            self.set_phase(Phase::Starting {
                 pgid,
                 timed_out: false,
-            };
+            });
             self.report(DevProcessStatus::Starting, None);
             let run = self.run;
             let timeout = self.settings.ready_timeout;
@@ -222,8 +298,13 @@ impl ViteActor {
                         act.port = port;
                         act.start_vite(ctx);
                     }
-                    Ok(Err(e)) => act.fail(format!("cannot restart Vite on another port: {e}")),
-                    Err(_) => act.fail("cannot restart Vite: the port allocator is gone".into()),
+                    Ok(Err(e)) => {
+                        act.fail(format!("cannot restart Vite on another port: {e}"), ctx)
+                    }
+                    Err(_) => act.fail(
+                        "cannot restart Vite: the port allocator is gone".into(),
+                        ctx,
+                    ),
                 }
             })
             .wait(ctx);
@@ -258,7 +339,7 @@ impl Handler<ChildLine> for ViteActor {
         }
         if let Phase::Starting { pgid, .. } = self.phase {
             if is_ready_line(&msg.line, self.port) {
-                self.phase = Phase::Ready { pgid };
+                self.set_phase(Phase::Ready { pgid });
                 self.logs.info(format!(
                     "Vite is ready: {}/",
                     DevServerState::vite_url_for(self.port)
@@ -285,6 +366,7 @@ impl Handler<ChildExited> for ViteActor {
         if let Some(t) = self.ready_timer.take() {
             ctx.cancel_future(t);
         }
+        let pgid = self.phase.pgid();
         match self.phase {
             Phase::Installing { .. } if success => {
                 self.logs.info("dependencies installed");
@@ -292,22 +374,34 @@ impl Handler<ChildExited> for ViteActor {
             }
             Phase::Installing { .. } => {
                 let tail = self.tail.text();
-                self.fail(format!(
+                let msg = format!(
                     "`{} install` failed ({how}): {tail}",
                     self.settings.package_manager
-                ));
+                );
+                self.end(ExitKind::Abnormal, msg, pgid, ctx);
             }
             Phase::Starting { .. } if self.port_in_use && self.retries_left > 0 => {
                 self.retry_on_another_port(ctx);
             }
             Phase::Starting { .. } => {
                 let tail = self.tail.text();
-                self.fail(format!("Vite exited before it was ready ({how}): {tail}"));
+                let kind = if success {
+                    ExitKind::Normal
+                } else {
+                    ExitKind::Abnormal
+                };
+                let msg = format!("Vite exited before it was ready ({how}): {tail}");
+                self.end(kind, msg, pgid, ctx);
             }
             Phase::Ready { .. } => {
-                self.fail(format!("Vite {how} after it was ready"));
+                let kind = if success {
+                    ExitKind::Normal
+                } else {
+                    ExitKind::Abnormal
+                };
+                self.end(kind, format!("Vite {how} after it was ready"), pgid, ctx);
             }
-            Phase::Failed | Phase::Stopping => {}
+            Phase::Idle | Phase::Ended | Phase::Stopping => {}
         }
     }
 }
@@ -325,7 +419,8 @@ impl Handler<StopVite> for ViteActor {
             ctx.cancel_future(t);
         }
         let pgid = self.phase.pgid();
-        self.phase = Phase::Stopping;
+        self.set_phase(Phase::Stopping);
+        self.notice.disarm();
         let grace = self.settings.stop_grace;
         let logs = self.logs.clone();
         Box::pin(
@@ -343,5 +438,14 @@ impl Handler<StopVite> for ViteActor {
             .into_actor(self)
             .map(|(), _, ctx| ctx.stop()),
         )
+    }
+}
+
+#[cfg(feature = "test-hooks")]
+impl Handler<super::child_guard::PanicForTest> for ViteActor {
+    type Result = ();
+
+    fn handle(&mut self, _: super::child_guard::PanicForTest, _: &mut Self::Context) {
+        panic!("ViteActor: panic requested by a test");
     }
 }
