@@ -12,6 +12,7 @@ use ovdev_actors::events::EventBus;
 use ovdev_actors::host::PluginHost;
 use ovdev_actors::package_manager::PackageManager;
 use ovdev_actors::process::find_on_path;
+use ovdev_actors::restart::RestartPolicy;
 
 use crate::handle::DevServerHandle;
 
@@ -133,6 +134,16 @@ impl DevServerBuilder {
     /// Replaces the port-free check (tests use it to simulate a port lost to a race).
     pub fn port_probe(self, probe: PortProbe) -> Self {
         self.tweak(move |c| c.port_probe = probe)
+    }
+
+    /// How a crashed Vite dev server is restarted (default: transient, 5 per 60 s).
+    pub fn vite_restart_policy(self, policy: RestartPolicy) -> Self {
+        self.tweak(move |c| c.vite_policy = policy)
+    }
+
+    /// How a failed Go watcher is re-created (default: permanent, 5 per 60 s).
+    pub fn go_watcher_restart_policy(self, policy: RestartPolicy) -> Self {
+        self.tweak(move |c| c.go_watcher_policy = policy)
     }
 
     /// Events a subscriber may lag behind before it misses some (default 4096).

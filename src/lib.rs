@@ -17,6 +17,7 @@ pub use ovdev_actors::error::DevServerError;
 pub use ovdev_actors::events::{DevServerEvent, EventStream, Received};
 pub use ovdev_actors::host::{HostError, PluginHost, PluginInfo};
 pub use ovdev_actors::package_manager::PackageManager;
+pub use ovdev_actors::restart::{RestartPolicy, RestartType};
 pub use ovdev_actors::types::{
     BuildError, BuildErrorsPayload, DevInfoFile, DevProcessStatus, DevServerMode, DevServerState,
     LogEntry, LogLevel, LogSource,

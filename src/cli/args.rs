@@ -56,6 +56,22 @@ pub struct DevArgs {
     #[arg(long, default_value_t = 30, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub vite_timeout_secs: u64,
 
+    /// When to restart a crashed Vite: permanent, transient (after a failure) or temporary.
+    #[arg(long, default_value = "transient", value_name = "TYPE", value_parser = ["permanent", "transient", "temporary"])]
+    pub vite_restart: String,
+
+    /// At most this many restarts of a child within the restart window, then give up.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub max_restarts: u32,
+
+    /// The restart window, in seconds.
+    #[arg(long, default_value_t = 60, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub restart_window_secs: u64,
+
+    /// Seconds between SIGTERM and SIGKILL when stopping a process group.
+    #[arg(long, default_value_t = 5, value_name = "SECS")]
+    pub stop_grace_secs: u64,
+
     /// Print only NDJSON events on stdout: {"name": ..., "data": ...} per line.
     #[arg(long)]
     pub json: bool,

@@ -12,7 +12,9 @@ use anyhow::Context as _;
 use clap::Parser;
 use futures::StreamExt;
 use omniview_devserver::manifest::plugin_id_of;
-use omniview_devserver::{DevServerBuilder, DevServerHandle, PackageManager};
+use omniview_devserver::{
+    DevServerBuilder, DevServerHandle, PackageManager, RestartPolicy, RestartType,
+};
 use tokio::signal::unix::{signal, SignalKind};
 
 use args::{Cli, Command, DevArgs};
@@ -69,9 +71,18 @@ fn run_dev(args: DevArgs) -> anyhow::Result<ExitCode> {
     };
     init_tracing(args.verbose);
 
+    let limits = |restart| RestartPolicy {
+        max_restarts: args.max_restarts,
+        window: Duration::from_secs(args.restart_window_secs),
+        ..RestartPolicy::new(restart)
+    };
+    let vite_restart = RestartType::from_name(&args.vite_restart).unwrap_or(RestartType::Transient);
     let mut builder = DevServerBuilder::new(CliPluginHost::new(plugins.clone()))
         .debounce(Duration::from_millis(args.debounce_ms))
-        .vite_ready_timeout(Duration::from_secs(args.vite_timeout_secs));
+        .vite_ready_timeout(Duration::from_secs(args.vite_timeout_secs))
+        .stop_grace(Duration::from_secs(args.stop_grace_secs))
+        .vite_restart_policy(limits(vite_restart))
+        .go_watcher_restart_policy(limits(RestartType::Permanent));
     if let Some(d) = &args.state_dir {
         builder = builder.state_dir(d);
     }
