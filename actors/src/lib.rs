@@ -34,6 +34,7 @@ pub mod package_manager;
 pub mod plugin_id;
 pub mod ports;
 pub mod process;
+pub mod registry;
 pub mod restart;
 pub mod types;
 pub mod vite_ready;

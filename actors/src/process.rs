@@ -57,9 +57,34 @@ impl ProcessSpec {
             .process_group(0)
             // Last resort only: the owning actor stops the whole group itself.
             .kill_on_drop(true);
+        set_parent_death_signal(&mut cmd);
         cmd
     }
 }
+
+/// Linux: the child gets SIGKILL when the thread that spawned it exits, so a crash of ovdev
+/// cannot leave it behind. It follows the spawning *thread*: spawn from long-lived arbiter
+/// threads only. It reaches only the direct child (and is cleared when that child forks), so
+/// the watchdog (`registry`) covers grandchildren.
+#[cfg(target_os = "linux")]
+fn set_parent_death_signal(cmd: &mut Command) {
+    let parent = std::process::id();
+    // SAFETY: the closure runs between fork and exec and only makes two system calls
+    // (prctl and getppid), both async-signal-safe; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            // The parent may have died between fork and prctl: then nobody would signal us.
+            if nix::unistd::getppid().as_raw() as u32 != parent {
+                return Err(std::io::Error::from_raw_os_error(Errno::ESRCH as i32));
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_parent_death_signal(_: &mut Command) {}
 
 /// Why a spawn failed, with the command that failed.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +127,8 @@ pub struct ProcEntry {
     pub ppid: i32,
     pub pgrp: i32,
     pub zombie: bool,
+    /// Start time in clock ticks since boot: with the pid, identifies a process for good.
+    pub start_time: u64,
 }
 
 /// Parses `/proc/<pid>/stat` ("pid (comm) state ppid pgrp ..."); `comm` may hold spaces and
@@ -109,20 +136,26 @@ pub struct ProcEntry {
 pub fn parse_proc_stat(stat: &str) -> Option<ProcEntry> {
     let (head, rest) = stat.rsplit_once(')')?;
     let pid = head.split_once('(')?.0.trim().parse().ok()?;
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    let pgrp = fields.next()?.parse().ok()?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = *fields.first()?;
     Some(ProcEntry {
         pid,
-        ppid,
-        pgrp,
+        ppid: fields.get(1)?.parse().ok()?,
+        pgrp: fields.get(2)?.parse().ok()?,
         zombie: state == "Z" || state == "X",
+        // Field 22 of stat; the fields here start at field 3.
+        start_time: fields.get(19).and_then(|f| f.parse().ok()).unwrap_or(0),
     })
 }
 
+/// The process `pid` as `/proc` shows it now; `None` if it does not exist (or no `/proc`).
+pub fn proc_entry(pid: i32) -> Option<ProcEntry> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_proc_stat(&stat)
+}
+
 /// The process table from `/proc`; `None` where there is no `/proc` (not Linux).
-fn process_table() -> Option<Vec<ProcEntry>> {
+pub fn process_table() -> Option<Vec<ProcEntry>> {
     let dir = std::fs::read_dir("/proc").ok()?;
     Some(
         dir.flatten()
@@ -292,17 +325,21 @@ mod tests {
 
     #[test]
     fn parses_proc_stat_with_awkward_names() {
-        let e = parse_proc_stat("4242 (my (odd) name) S 17 4242 4242 0 -1 4194560").unwrap();
+        let line =
+            "4242 (my (odd) name) S 17 4242 4242 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 98765 1";
+        let e = parse_proc_stat(line).unwrap();
         assert_eq!(
             e,
             ProcEntry {
                 pid: 4242,
                 ppid: 17,
                 pgrp: 4242,
-                zombie: false
+                zombie: false,
+                start_time: 98765,
             }
         );
         assert!(parse_proc_stat("7 (x) Z 1 7 7").unwrap().zombie);
+        assert_eq!(parse_proc_stat("7 (x) Z 1 7 7").unwrap().start_time, 0);
         assert_eq!(parse_proc_stat("garbage"), None);
     }
 
@@ -313,6 +350,7 @@ mod tests {
             ppid,
             pgrp,
             zombie: false,
+            start_time: 0,
         };
         let table = [
             p(10, 1, 10),

@@ -1,0 +1,422 @@
+//! The record of every process group the engine spawned, so that nothing outlives it.
+//!
+//! - A file `<state>/run/ovdev-<pid>.json` lists the live groups (leader pid, pgid, leader
+//!   start time, command). A later engine start kills the groups of engines that are gone,
+//!   but only when the leader's start time still matches: a recycled PID is never touched.
+//! - A watchdog process (a small `sh` loop in a process group of its own, ignoring SIGINT,
+//!   SIGTERM and SIGHUP) is told each group as it comes and goes through a pipe. When the
+//!   engine dies, even by SIGKILL, the pipe closes and the watchdog kills every group still
+//!   listed. `PR_SET_PDEATHSIG` alone would reach only the direct children.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{ChildStdin, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use serde::{Deserialize, Serialize};
+use tokio::process::Child;
+
+use crate::process::{
+    proc_entry, signal_group, spawn, stop_group, ProcessSpec, SpawnError, StopOutcome,
+};
+
+/// One spawned process group, as recorded in the run file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    /// The group leader (the process ovdev spawned).
+    pub pid: i32,
+    pub pgid: i32,
+    /// The leader's start time (clock ticks since boot); `None` where it cannot be read.
+    #[serde(rename = "startTime")]
+    pub start_time: Option<u64>,
+    pub command: String,
+}
+
+/// The run file of one engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunFile {
+    /// The engine's own process.
+    pub owner: GroupRecord,
+    pub groups: Vec<GroupRecord>,
+}
+
+const WATCHDOG_SCRIPT: &str = r#"trap '' INT TERM HUP
+groups=" "
+while IFS= read -r line; do
+  case "$line" in
+    +*) groups="$groups${line#+} " ;;
+    -*) keep=" "; for g in $groups; do [ "$g" = "${line#-}" ] || keep="$keep$g "; done; groups=$keep ;;
+  esac
+done
+[ "$groups" = " " ] && exit 0
+for g in $groups; do kill -TERM -$g 2>/dev/null; done
+sleep 0.5
+for g in $groups; do kill -KILL -$g 2>/dev/null; done
+"#;
+
+struct Inner {
+    file: Option<PathBuf>,
+    owner: GroupRecord,
+    groups: Vec<GroupRecord>,
+    watchdog: Option<(std::process::Child, ChildStdin)>,
+}
+
+/// See the module doc. Shared by every actor of one engine.
+pub struct ProcessRegistry {
+    inner: Mutex<Inner>,
+}
+
+impl ProcessRegistry {
+    /// A registry writing `<state>/run/ovdev-<pid>.json`, with a watchdog when `watchdog`.
+    /// Problems (an unwritable state directory, no `sh`) are logged; the registry then works
+    /// with what it has.
+    pub fn open(state_dir: &Path, watchdog: bool) -> Self {
+        let pid = std::process::id() as i32;
+        let owner = GroupRecord {
+            pid,
+            pgid: nix::unistd::getpgrp().as_raw(),
+            start_time: proc_entry(pid).map(|e| e.start_time),
+            command: "ovdev engine".into(),
+        };
+        let dir = state_dir.join("run");
+        let file = match std::fs::create_dir_all(&dir) {
+            Ok(()) => Some(dir.join(format!("ovdev-{pid}.json"))),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot record spawned processes");
+                None
+            }
+        };
+        let watchdog = if watchdog { start_watchdog() } else { None };
+        let registry = Self {
+            inner: Mutex::new(Inner {
+                file,
+                owner,
+                groups: Vec::new(),
+                watchdog,
+            }),
+        };
+        registry.with(|inner| write_run_file(inner));
+        registry
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        // A poisoned lock only means another thread panicked mid-update; the data is plain.
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    /// Spawns `spec` (see [`spawn`]) and records its group.
+    pub fn spawn(&self, spec: &ProcessSpec) -> Result<(Child, i32), SpawnError> {
+        let (child, pgid) = spawn(spec)?;
+        let record = GroupRecord {
+            pid: pgid,
+            pgid,
+            start_time: proc_entry(pgid).map(|e| e.start_time),
+            command: spec.display(),
+        };
+        self.with(|inner| {
+            tell_watchdog(inner, &format!("+{pgid}"));
+            inner.groups.push(record);
+            write_run_file(inner);
+        });
+        Ok((child, pgid))
+    }
+
+    /// Forgets a group that is gone.
+    pub fn forget(&self, pgid: i32) {
+        self.with(|inner| {
+            if inner.groups.iter().any(|g| g.pgid == pgid) {
+                inner.groups.retain(|g| g.pgid != pgid);
+                tell_watchdog(inner, &format!("-{pgid}"));
+                write_run_file(inner);
+            }
+        });
+    }
+
+    /// Stops group `pgid` (and its descendants' groups; see [`stop_group`]) and forgets it.
+    pub async fn stop(&self, pgid: i32, grace: Duration) -> StopOutcome {
+        let outcome = stop_group(pgid, None, grace).await;
+        if outcome != StopOutcome::Stuck {
+            self.forget(pgid);
+        }
+        outcome
+    }
+
+    /// Forgets `pgid` if nothing of it is left, after its leader exited on its own.
+    pub fn forget_if_gone(&self, pgid: i32) {
+        if !crate::process::group_alive(pgid) {
+            self.forget(pgid);
+        }
+    }
+
+    /// True when `pid` is a group leader this registry spawned and still lists.
+    pub fn is_leader(&self, pid: i32) -> bool {
+        self.with(|inner| inner.groups.iter().any(|g| g.pid == pid))
+    }
+
+    /// The pids the engine itself should not treat as strays (its watchdog).
+    pub fn watchdog_pid(&self) -> Option<i32> {
+        self.with(|inner| inner.watchdog.as_ref().map(|(c, _)| c.id() as i32))
+    }
+
+    /// Clean shutdown: closes the watchdog's pipe (it kills whatever is still listed, which
+    /// should be nothing) and removes the run file.
+    pub fn close(&self) {
+        let watchdog = self.with(|inner| {
+            if let Some(file) = inner.file.take() {
+                let _ = std::fs::remove_file(file);
+            }
+            inner.watchdog.take()
+        });
+        if let Some((mut child, stdin)) = watchdog {
+            drop(stdin);
+            // Reap it off the caller's thread; it exits at once when nothing is listed.
+            std::thread::spawn(move || {
+                let _ = child.wait();
+            });
+        }
+    }
+}
+
+impl Drop for ProcessRegistry {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn start_watchdog() -> Option<(std::process::Child, ChildStdin)> {
+    use std::os::unix::process::CommandExt;
+    let spawned = std::process::Command::new("sh")
+        .args(["-c", WATCHDOG_SCRIPT])
+        .current_dir("/")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        // Its own group: a Ctrl-C at the terminal must not take it down before ovdev.
+        .process_group(0)
+        .spawn();
+    match spawned {
+        Ok(mut child) => {
+            let stdin = child.stdin.take()?;
+            Some((child, stdin))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot start the watchdog (sh); children may outlive a killed ovdev");
+            None
+        }
+    }
+}
+
+fn tell_watchdog(inner: &mut Inner, line: &str) {
+    if let Some((_, stdin)) = inner.watchdog.as_mut() {
+        if let Err(e) = writeln!(stdin, "{line}") {
+            tracing::warn!(error = %e, "the watchdog is gone; children may outlive a killed ovdev");
+            inner.watchdog = None;
+        }
+    }
+}
+
+fn write_run_file(inner: &Inner) {
+    let Some(file) = &inner.file else { return };
+    let run = RunFile {
+        owner: inner.owner.clone(),
+        groups: inner.groups.clone(),
+    };
+    let result = serde_json::to_vec_pretty(&run)
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| {
+            let tmp = file.with_extension("json.tmp");
+            std::fs::write(&tmp, bytes)?;
+            std::fs::rename(&tmp, file)
+        });
+    if let Err(e) = result {
+        tracing::warn!(file = %file.display(), error = %e, "cannot write the process record");
+    }
+}
+
+/// True when `record`'s leader still runs and is the same process (same start time).
+fn same_process(record: &GroupRecord) -> bool {
+    match (record.start_time, proc_entry(record.pid)) {
+        (Some(recorded), Some(now)) => !now.zombie && now.start_time == recorded,
+        _ => false,
+    }
+}
+
+/// Kills the groups left by engines that are gone (their run files under `<state>/run`),
+/// checking each leader's start time first, and removes their run files. Returns what was
+/// killed, for the log. Blocking: call it before the engine starts.
+pub fn kill_leftovers(state_dir: &Path) -> Vec<String> {
+    let mut killed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(state_dir.join("run")) else {
+        return killed;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with("ovdev-") && name.ends_with(".json")) {
+            continue;
+        }
+        let run: RunFile = match std::fs::read(&path).map(|b| serde_json::from_slice(&b)) {
+            Ok(Ok(run)) => run,
+            Ok(Err(e)) => {
+                tracing::warn!(file = %path.display(), error = %e, "ignoring an unreadable process record");
+                continue;
+            }
+            Err(_) => continue,
+        };
+        if same_process(&run.owner) {
+            continue; // a live engine (another IDE window, another ovdev)
+        }
+        for g in &run.groups {
+            if same_process(g) {
+                signal_group(g.pgid, Signal::SIGKILL);
+                killed.push(format!(
+                    "{} (pid {}, process group {})",
+                    g.command, g.pid, g.pgid
+                ));
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+    killed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn records_groups_in_the_run_file_and_forgets_them() {
+        let state = tempfile::tempdir().unwrap();
+        let reg = ProcessRegistry::open(state.path(), false);
+        let file = state
+            .path()
+            .join(format!("run/ovdev-{}.json", std::process::id()));
+        let (mut child, pgid) = reg
+            .spawn(&ProcessSpec::new("sleep", vec!["30".into()], "/"))
+            .unwrap();
+        let run: RunFile = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert_eq!(run.groups.len(), 1);
+        assert_eq!(run.groups[0].pgid, pgid);
+        assert_eq!(run.groups[0].command, "sleep 30");
+        assert!(run.groups[0].start_time.is_some());
+        assert!(reg.is_leader(pgid));
+        reg.stop(pgid, Duration::from_secs(2)).await;
+        let _ = child.wait().await;
+        let run: RunFile = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert!(run.groups.is_empty());
+        reg.close();
+        assert!(!file.exists(), "a clean close removes the run file");
+    }
+
+    fn leftover_file(state: &Path, owner: GroupRecord, groups: Vec<GroupRecord>) {
+        std::fs::create_dir_all(state.join("run")).unwrap();
+        let run = RunFile { owner, groups };
+        std::fs::write(
+            state.join("run/ovdev-999999.json"),
+            serde_json::to_vec(&run).unwrap(),
+        )
+        .unwrap();
+    }
+
+    fn dead_owner() -> GroupRecord {
+        GroupRecord {
+            pid: 999_999,
+            pgid: 999_999,
+            start_time: Some(1),
+            command: "ovdev engine".into(),
+        }
+    }
+
+    #[test]
+    fn leftovers_are_killed_only_when_the_start_time_matches() {
+        let state = tempfile::tempdir().unwrap();
+        let mut real = std::process::Command::new("sleep");
+        std::os::unix::process::CommandExt::process_group(&mut real, 0);
+        let mut real = real.arg("30").spawn().unwrap();
+        let mut recycled = std::process::Command::new("sleep");
+        std::os::unix::process::CommandExt::process_group(&mut recycled, 0);
+        let mut recycled = recycled.arg("30").spawn().unwrap();
+        let record = |c: &std::process::Child, start: Option<u64>| GroupRecord {
+            pid: c.id() as i32,
+            pgid: c.id() as i32,
+            start_time: start,
+            command: "sleep 30".into(),
+        };
+        let real_start = proc_entry(real.id() as i32).unwrap().start_time;
+        let recycled_start = proc_entry(recycled.id() as i32).unwrap().start_time;
+        leftover_file(
+            state.path(),
+            dead_owner(),
+            vec![
+                record(&real, Some(real_start)),
+                record(&recycled, Some(recycled_start + 12345)),
+            ],
+        );
+        let killed = kill_leftovers(state.path());
+        assert_eq!(killed.len(), 1, "{killed:?}");
+        assert!(killed[0].contains(&format!("pid {}", real.id())));
+        let status = real.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9)
+        );
+        assert_eq!(
+            recycled.try_wait().unwrap(),
+            None,
+            "a recycled pid is never touched"
+        );
+        let _ = recycled.kill();
+        let _ = recycled.wait();
+        assert!(!state.path().join("run/ovdev-999999.json").exists());
+    }
+
+    #[test]
+    fn a_live_engine_keeps_its_processes() {
+        let state = tempfile::tempdir().unwrap();
+        let me = std::process::id() as i32;
+        let owner = GroupRecord {
+            pid: me,
+            pgid: me,
+            start_time: proc_entry(me).map(|e| e.start_time),
+            command: "ovdev engine".into(),
+        };
+        leftover_file(state.path(), owner, vec![]);
+        assert!(kill_leftovers(state.path()).is_empty());
+        assert!(state.path().join("run/ovdev-999999.json").exists());
+    }
+
+    #[tokio::test]
+    async fn the_watchdog_kills_listed_groups_when_its_pipe_closes() {
+        let state = tempfile::tempdir().unwrap();
+        let reg = ProcessRegistry::open(state.path(), true);
+        assert!(reg.watchdog_pid().is_some());
+        let (_child, pgid) = reg
+            .spawn(&ProcessSpec::new(
+                "sh",
+                vec![
+                    "-c".into(),
+                    "trap '' TERM; sleep 30 & sleep 30; wait".into(),
+                ],
+                "/",
+            ))
+            .unwrap();
+        let (mut other, other_pgid) = reg
+            .spawn(&ProcessSpec::new("sleep", vec!["30".into()], "/"))
+            .unwrap();
+        reg.stop(other_pgid, Duration::from_secs(2)).await;
+        let _ = other.wait().await;
+        // What a SIGKILL of ovdev does to the pipe: it closes without a goodbye.
+        reg.with(|inner| inner.watchdog.take());
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while crate::process::group_alive(pgid) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the watchdog did not kill the group"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
