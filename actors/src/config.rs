@@ -51,6 +51,8 @@ pub struct EngineConfig {
     pub vite_policy: RestartPolicy,
     /// How the Go watcher actor is re-created when it fails.
     pub go_watcher_policy: RestartPolicy,
+    /// Run a watchdog process that kills every spawned group if the engine dies (SIGKILL).
+    pub watchdog: bool,
 }
 
 impl EngineConfig {
@@ -76,6 +78,7 @@ impl EngineConfig {
             port_probe: Arc::new(crate::ports::probe_port_free),
             vite_policy: RestartPolicy::vite_default(),
             go_watcher_policy: RestartPolicy::go_watcher_default(),
+            watchdog: true,
         }
     }
 

@@ -19,7 +19,8 @@ use crate::build_errors::parse_build_errors;
 use crate::debounce::Debounce;
 use crate::go_watch_paths::{go_work_use_dirs, is_build_input, is_skipped_dir};
 use crate::host::PluginHost;
-use crate::process::{describe_exit, spawn, stop_group, ProcessSpec};
+use crate::process::{describe_exit, ProcessSpec};
+use crate::registry::ProcessRegistry;
 use crate::types::{BuildError, DevProcessStatus, LogLevel, LogSource};
 
 /// Where `go build` writes the binary, relative to the plugin directory.
@@ -42,7 +43,7 @@ pub struct GoStatusChanged {
 }
 
 /// How the Go watcher builds and installs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GoWatcherSettings {
     pub plugin_id: String,
     pub dev_path: PathBuf,
@@ -52,6 +53,8 @@ pub struct GoWatcherSettings {
     pub debounce: Duration,
     pub max_wait: Duration,
     pub stop_grace: Duration,
+    /// Where spawned process groups are recorded.
+    pub registry: Arc<ProcessRegistry>,
 }
 
 struct RunningBuild {
@@ -240,7 +243,7 @@ impl GoWatcherActor {
         self.run += 1;
         self.tail.clear();
         self.build_logs.info(format!("$ {}", spec.display()));
-        match spawn(&spec) {
+        match self.settings.registry.spawn(&spec) {
             Ok((child, pgid)) => {
                 forward_child(child, self.run, ctx.address());
                 self.notice.pgid = Some(pgid);
@@ -424,7 +427,9 @@ impl Handler<ChildExited> for GoWatcherActor {
         let Some(build) = self.build.as_mut().filter(|b| b.run == msg.run) else {
             return;
         };
-        build.pgid = None;
+        if let Some(pgid) = build.pgid.take() {
+            self.settings.registry.forget_if_gone(pgid);
+        }
         self.notice.pgid = None;
         let duration = build.started.elapsed();
         if self.stopping {
@@ -499,10 +504,11 @@ impl Handler<StopGoWatcher> for GoWatcherActor {
         let pgid = self.build.as_ref().and_then(|b| b.pgid);
         let grace = self.settings.stop_grace;
         let logs = self.build_logs.clone();
+        let registry = self.settings.registry.clone();
         Box::pin(
             async move {
                 if let Some(pgid) = pgid {
-                    stop_group(pgid, None, grace).await;
+                    registry.stop(pgid, grace).await;
                     logs.info("cancelled the running build");
                 }
             }

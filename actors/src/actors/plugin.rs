@@ -18,7 +18,6 @@ use super::vite::{StopVite, ViteActor, ViteEnded, ViteParent, ViteSettings, Vite
 use crate::error::DevServerError;
 use crate::events::DevServerEvent;
 use crate::host::PluginHost;
-use crate::process::stop_group;
 use crate::restart::{random_jitter, Decision, ExitKind, RestartPolicy, RestartTracker};
 use crate::types::{
     BuildErrorsPayload, DevProcessStatus, DevServerMode, DevServerState, LogEntry, LogSource,
@@ -354,12 +353,11 @@ impl Handler<ChildGone> for PluginActor {
             ChildKind::Vite => self.vite.generation,
             ChildKind::GoWatcher => self.go.generation,
         };
-        let grace = self
-            .vite_settings
-            .as_ref()
-            .map(|s| s.stop_grace)
-            .or(self.go_settings.as_ref().map(|s| s.stop_grace))
-            .unwrap_or(crate::process::DEFAULT_STOP_GRACE);
+        let (grace, registry) = match (&self.vite_settings, &self.go_settings) {
+            (Some(v), _) => (v.stop_grace, v.registry.clone()),
+            (None, Some(g)) => (g.stop_grace, g.registry.clone()),
+            (None, None) => return,
+        };
         let pgid = msg.pgid;
         let name = msg.kind.name();
         self.manager_log.error(format!(
@@ -373,7 +371,7 @@ impl Handler<ChildGone> for PluginActor {
         // The dead actor's process outlives it: stop it before a replacement starts.
         async move {
             if let Some(pgid) = pgid {
-                stop_group(pgid, None, grace).await;
+                registry.stop(pgid, grace).await;
             }
         }
         .into_actor(self)

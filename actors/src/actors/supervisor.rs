@@ -21,6 +21,7 @@ use crate::host::PluginHost;
 use crate::package_manager::{detect_package_manager, PackageManager};
 use crate::plugin_id::validate_plugin_id;
 use crate::process::find_on_path;
+use crate::registry::{kill_leftovers, ProcessRegistry};
 use crate::types::{DevServerState, LogEntry};
 
 /// Longest wait for the host's answer to `get_plugin`.
@@ -29,6 +30,7 @@ const HOST_LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Owns every plugin's dev server; see the module doc.
 pub struct DevServerSupervisor {
     config: Arc<EngineConfig>,
+    registry: Arc<ProcessRegistry>,
     host: Arc<dyn PluginHost>,
     bus: EventBus,
     ports: Addr<PortAllocatorActor>,
@@ -39,10 +41,18 @@ pub struct DevServerSupervisor {
 
 impl DevServerSupervisor {
     /// A supervisor with its port allocator; call `.start()` on an actix arbiter.
+    ///
+    /// Blocking (it first kills what engines that died left behind, then starts the watchdog):
+    /// call it when the engine starts, not from an actor's handler.
     pub fn new(config: Arc<EngineConfig>, host: Arc<dyn PluginHost>, bus: EventBus) -> Self {
+        for leftover in kill_leftovers(&config.state_dir) {
+            tracing::warn!("killed a process left behind by an earlier run: {leftover}");
+        }
+        let registry = Arc::new(ProcessRegistry::open(&config.state_dir, config.watchdog));
         let ports = PortAllocatorActor::new(config.port_range, config.port_probe.clone()).start();
         Self {
             config,
+            registry,
             host,
             bus,
             ports,
@@ -94,6 +104,7 @@ impl DevServerSupervisor {
             ready_timeout: cfg.vite_ready_timeout,
             port_retries: cfg.vite_port_retries,
             stop_grace: cfg.stop_grace,
+            registry: self.registry.clone(),
         })
     }
 
@@ -114,6 +125,7 @@ impl DevServerSupervisor {
             debounce: self.config.debounce,
             max_wait: self.config.debounce_max_wait,
             stop_grace: self.config.stop_grace,
+            registry: self.registry.clone(),
         })
     }
 
@@ -410,8 +422,10 @@ impl Handler<Shutdown> for DevServerSupervisor {
 
     fn handle(&mut self, _: Shutdown, _: &mut Self::Context) -> Self::Result {
         let addrs: Vec<_> = self.plugins.drain().map(|(_, a)| a).collect();
+        let registry = self.registry.clone();
         Box::pin(async move {
             futures::future::join_all(addrs.iter().map(|a| a.send(StopPlugin))).await;
+            registry.close();
         })
     }
 }

@@ -6,6 +6,7 @@
 //! decides under the restart policy whether a new `ViteActor` takes over.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -15,7 +16,8 @@ use super::child_output::{forward_child, level_for_line, ChildExited, ChildLine,
 use super::log_buffer::LogSink;
 use super::port_allocator::{AllocatePort, PortAllocatorActor, ReleasePort};
 use crate::package_manager::PackageManager;
-use crate::process::{describe_exit, spawn, stop_group, ProcessSpec, StopOutcome};
+use crate::process::{describe_exit, ProcessSpec, StopOutcome};
+use crate::registry::ProcessRegistry;
 use crate::restart::ExitKind;
 use crate::types::{DevProcessStatus, DevServerState};
 use crate::vite_ready::{is_port_in_use_line, is_ready_line};
@@ -50,7 +52,7 @@ pub struct ViteParent {
 }
 
 /// How the Vite actor runs the package manager.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ViteSettings {
     pub plugin_id: String,
     /// The plugin's `ui/` directory.
@@ -63,6 +65,8 @@ pub struct ViteSettings {
     pub ready_timeout: Duration,
     pub port_retries: u32,
     pub stop_grace: Duration,
+    /// Where spawned process groups are recorded.
+    pub registry: Arc<ProcessRegistry>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,10 +175,11 @@ impl ViteActor {
             port: self.port,
         };
         let grace = self.settings.stop_grace;
+        let registry = self.settings.registry.clone();
         async move {
             // Helpers of the exited leader (esbuild, a shell) must not outlive the run.
             if let Some(pgid) = pgid {
-                stop_group(pgid, None, grace).await;
+                registry.stop(pgid, grace).await;
             }
         }
         .into_actor(self)
@@ -214,7 +219,7 @@ impl ViteActor {
         self.tail.clear();
         self.port_in_use = false;
         self.logs.info(format!("$ {}", spec.display()));
-        match spawn(&spec) {
+        match self.settings.registry.spawn(&spec) {
             Ok((child, pgid)) => {
                 forward_child(child, self.run, ctx.address());
                 Some(pgid)
@@ -368,7 +373,8 @@ impl Handler<ChildExited> for ViteActor {
         }
         let pgid = self.phase.pgid();
         match self.phase {
-            Phase::Installing { .. } if success => {
+            Phase::Installing { pgid } if success => {
+                self.settings.registry.forget_if_gone(pgid);
                 self.logs.info("dependencies installed");
                 self.start_vite(ctx);
             }
@@ -380,7 +386,8 @@ impl Handler<ChildExited> for ViteActor {
                 );
                 self.end(ExitKind::Abnormal, msg, pgid, ctx);
             }
-            Phase::Starting { .. } if self.port_in_use && self.retries_left > 0 => {
+            Phase::Starting { pgid, .. } if self.port_in_use && self.retries_left > 0 => {
+                self.settings.registry.forget_if_gone(pgid);
                 self.retry_on_another_port(ctx);
             }
             Phase::Starting { .. } => {
@@ -423,10 +430,11 @@ impl Handler<StopVite> for ViteActor {
         self.notice.disarm();
         let grace = self.settings.stop_grace;
         let logs = self.logs.clone();
+        let registry = self.settings.registry.clone();
         Box::pin(
             async move {
                 if let Some(pgid) = pgid {
-                    match stop_group(pgid, None, grace).await {
+                    match registry.stop(pgid, grace).await {
                         StopOutcome::Terminated => logs.info("Vite stopped"),
                         StopOutcome::Killed => {
                             logs.warn(format!("Vite ignored SIGTERM for {grace:?}; killed it"))
