@@ -323,3 +323,76 @@ async fn a_plugin_that_cannot_start_is_reported_and_exits_1() {
     assert!(err.contains("not found on PATH"), "{err}");
     assert!(err.contains("--package-manager-path"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_of_ovdev_leaves_no_vite_and_no_build_behind() {
+    let (_tmp, dir) = example_copy(true);
+    let state = tempfile::tempdir().unwrap();
+    let (mut child, mut lines) = spawn_piped(
+        ovdev()
+            .args(["dev", "--json", "--debounce-ms", "50", "--state-dir"])
+            .arg(state.path())
+            .arg(&dir),
+    );
+    let mut seen = vec![];
+    read_until(&mut lines, &mut seen, "ready status", |v| {
+        is_status(v, |d| {
+            d["viteStatus"] == "ready" && d["goStatus"] == "ready"
+        })
+    })
+    .await;
+    // Start a build and kill ovdev while it runs, with Vite up.
+    atomic_save(
+        &dir.join("pkg/greeting/greeting.go"),
+        "package greeting\n\nfunc Message() string {\n\treturn \"killed mid-build\"\n}\n",
+    );
+    read_until(&mut lines, &mut seen, "building", |v| {
+        is_status(v, |d| d["goStatus"] == "building")
+    })
+    .await;
+    assert!(!processes_in(&dir).is_empty());
+    signal(&child, Signal::SIGKILL);
+    let _ = child.wait().await;
+    assert_no_processes_in(&dir, Duration::from_secs(3)).await;
+
+    // The next start finds the run file of the dead engine, and nothing to kill in it.
+    let run_files: Vec<_> = std::fs::read_dir(state.path().join("run"))
+        .unwrap()
+        .collect();
+    assert_eq!(
+        run_files.len(),
+        1,
+        "the killed engine's record is still there"
+    );
+    let (mut child, mut lines) = spawn_piped(
+        ovdev()
+            .args(["dev", "--json", "--state-dir"])
+            .arg(state.path())
+            .arg(&dir),
+    );
+    read_until(&mut lines, &mut seen, "ready again", |v| {
+        is_status(v, |d| {
+            d["viteStatus"] == "ready" && d["goStatus"] == "ready"
+        })
+    })
+    .await;
+    let run_files: Vec<_> = std::fs::read_dir(state.path().join("run"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(
+        run_files.len(),
+        1,
+        "the stale record was cleaned up: {run_files:?}"
+    );
+    signal(&child, Signal::SIGTERM);
+    assert_eq!(wait_exit(&mut child).await.code(), Some(0));
+    assert!(
+        std::fs::read_dir(state.path().join("run"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "a clean exit removes its record"
+    );
+    assert_no_processes_in(&dir, Duration::from_secs(5)).await;
+}
