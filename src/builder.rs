@@ -146,6 +146,18 @@ impl DevServerBuilder {
         self.tweak(move |c| c.go_watcher_policy = policy)
     }
 
+    /// Linux: make this process a child subreaper and stop orphaned grandchildren at shutdown.
+    /// Process-wide; meant for a process whose children are all the engine's (the CLI).
+    pub fn child_subreaper(self, on: bool) -> Self {
+        self.tweak(move |c| c.child_subreaper = on)
+    }
+
+    /// Whether a watchdog process kills the engine's children if the engine is killed
+    /// (default on).
+    pub fn watchdog(self, on: bool) -> Self {
+        self.tweak(move |c| c.watchdog = on)
+    }
+
     /// Events a subscriber may lag behind before it misses some (default 4096).
     pub fn event_capacity(self, n: usize) -> Self {
         self.tweak(move |c| c.event_capacity = n)

@@ -396,3 +396,53 @@ async fn sigkill_of_ovdev_leaves_no_vite_and_no_build_behind() {
     );
     assert_no_processes_in(&dir, Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn grandchildren_that_leave_their_group_and_lose_their_parent_are_stopped_too() {
+    let root = tempfile::tempdir().unwrap();
+    let tools = FakeTools::new();
+    let state = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "orphans", true, false);
+    std::fs::write(dir.join("ui/fake-mode"), "orphan").unwrap();
+    let (mut child, mut lines) = spawn_piped(
+        ovdev()
+            .args([
+                "dev",
+                "--json",
+                "--package-manager",
+                "npm",
+                "--package-manager-path",
+            ])
+            .arg(tools.pm())
+            .arg("--state-dir")
+            .arg(state.path())
+            .arg(&dir),
+    );
+    let mut seen = vec![];
+    read_until(&mut lines, &mut seen, "ready", |v| {
+        is_status(v, |d| d["viteStatus"] == "ready")
+    })
+    .await;
+    let ovdev_pid = child.id().unwrap().to_string();
+    let orphan = processes_in(&dir)
+        .into_iter()
+        .find(|p| p.contains("sleep 301"))
+        .expect("the orphaned grandchild runs");
+    let orphan_pid = orphan.split(':').next().unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{orphan_pid}/stat")).unwrap();
+    let ppid = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        ppid, ovdev_pid,
+        "ovdev is a subreaper: the orphan was re-parented to it"
+    );
+    signal(&child, Signal::SIGTERM);
+    assert_eq!(wait_exit(&mut child).await.code(), Some(0));
+    assert_no_processes_in(&dir, Duration::from_secs(5)).await;
+}

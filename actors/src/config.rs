@@ -53,6 +53,10 @@ pub struct EngineConfig {
     pub go_watcher_policy: RestartPolicy,
     /// Run a watchdog process that kills every spawned group if the engine dies (SIGKILL).
     pub watchdog: bool,
+    /// Linux: make this process a child subreaper, so that grandchildren whose parents exit
+    /// are re-parented here (not to init), reaped, and killed at shutdown. Process-wide: only
+    /// for a process whose children are all the engine's (the `ovdev` CLI), not an IDE.
+    pub child_subreaper: bool,
 }
 
 impl EngineConfig {
@@ -79,6 +83,7 @@ impl EngineConfig {
             vite_policy: RestartPolicy::vite_default(),
             go_watcher_policy: RestartPolicy::go_watcher_default(),
             watchdog: true,
+            child_subreaper: false,
         }
     }
 

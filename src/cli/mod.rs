@@ -81,6 +81,8 @@ fn run_dev(args: DevArgs) -> anyhow::Result<ExitCode> {
         .debounce(Duration::from_millis(args.debounce_ms))
         .vite_ready_timeout(Duration::from_secs(args.vite_timeout_secs))
         .stop_grace(Duration::from_secs(args.stop_grace_secs))
+        // Every child of this process is the engine's: collect orphaned grandchildren too.
+        .child_subreaper(true)
         .vite_restart_policy(limits(vite_restart))
         .go_watcher_restart_policy(limits(RestartType::Permanent));
     if let Some(d) = &args.state_dir {

@@ -320,7 +320,8 @@ impl FakeTools {
         // Package manager: `install` creates node_modules; `run dev -- --port N ...` behaves per
         // ./fake-mode: ready | exit | busy:<port> (fails like strictPort on that port) | silent |
         // ready-exit (dies after becoming ready) | ready-exit-once (the same, first run only) |
-        // exit0 (ends normally at once) | noisy (a 100 kB line and invalid UTF-8 first).
+        // exit0 (ends normally at once) | orphan (leaves a grandchild in a session of its own
+        // whose parent exits, then is ready) | noisy (a 100 kB line and invalid UTF-8 first).
         write_script(
             &dir.path().join("fake-pm"),
             r##"if [ "$1" = install ]; then echo "installing"; mkdir -p node_modules; exit 0; fi
@@ -333,6 +334,7 @@ case "$mode" in
   silent) exec sleep 300 ;;
   noisy) head -c 100000 /dev/zero | tr '\0' x; echo; printf 'bad \377 byte\n' ;;
   exit0) echo "done"; exit 0 ;;
+  orphan) (setsid sleep 301 &) ;;
   ready-exit-once) if [ ! -e crashed-once ]; then : > crashed-once; printf '  ➜  Local:   http://127.0.0.1:%s/\n' "$port"; sleep 0.3; exit 7; fi ;;
   ready-exit) printf '  ➜  Local:   http://127.0.0.1:%s/\n' "$port"; sleep 0.3; exit 7 ;;
 esac

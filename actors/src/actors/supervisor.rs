@@ -157,6 +157,65 @@ impl DevServerSupervisor {
 
 impl Actor for DevServerSupervisor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        if self.config.child_subreaper {
+            match become_subreaper() {
+                Ok(()) => {
+                    ctx.run_interval(Duration::from_secs(1), |act, _| {
+                        reap_orphans(&act.registry);
+                    });
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot become a child subreaper"),
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn become_subreaper() -> nix::Result<()> {
+    nix::sys::prctl::set_child_subreaper(true)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn become_subreaper() -> nix::Result<()> {
+    Err(nix::errno::Errno::ENOSYS)
+}
+
+/// Reaps exited orphans that were re-parented to us, never our own children (tokio waits for
+/// those, and must get their exit status).
+fn reap_orphans(registry: &ProcessRegistry) {
+    let me = std::process::id() as i32;
+    let Some(table) = crate::process::process_table() else {
+        return;
+    };
+    for p in table.iter().filter(|p| p.ppid == me && p.zombie) {
+        if !registry.is_leader(p.pid) && registry.watchdog_pid() != Some(p.pid) {
+            let _ = nix::sys::wait::waitpid(
+                nix::unistd::Pid::from_raw(p.pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            );
+        }
+    }
+}
+
+/// Stops every process group below this process except our own and the watchdog's: the
+/// orphans a subreaper collected.
+async fn stop_strays(registry: &ProcessRegistry, grace: Duration) {
+    let me = std::process::id() as i32;
+    let Some(table) = crate::process::process_table() else {
+        return;
+    };
+    let own = nix::unistd::getpgrp().as_raw();
+    let watchdog = registry.watchdog_pid();
+    let strays: Vec<i32> = crate::process::descendant_groups(me, &table)
+        .into_iter()
+        .filter(|g| *g != own && *g != me && Some(*g) != watchdog)
+        .collect();
+    for g in strays {
+        tracing::info!(pgid = g, "stopping a process group left by a child");
+        registry.stop(g, grace).await;
+    }
 }
 
 /// Starts the dev server of a plugin: from the host's dev path, or from `dev_path` when given.
@@ -423,8 +482,12 @@ impl Handler<Shutdown> for DevServerSupervisor {
     fn handle(&mut self, _: Shutdown, _: &mut Self::Context) -> Self::Result {
         let addrs: Vec<_> = self.plugins.drain().map(|(_, a)| a).collect();
         let registry = self.registry.clone();
+        let (subreaper, grace) = (self.config.child_subreaper, self.config.stop_grace);
         Box::pin(async move {
             futures::future::join_all(addrs.iter().map(|a| a.send(StopPlugin))).await;
+            if subreaper {
+                stop_strays(&registry, grace).await;
+            }
             registry.close();
         })
     }
