@@ -142,7 +142,10 @@ async fn a_port_taken_between_check_and_bind_moves_vite_to_another_port() {
         .await;
     assert_eq!(s.vite_port, 21161, "{}", rec.log_text());
     assert!(
-        rec.log_text().contains("port 21160 was taken"),
+        rec.log_text().contains(&format!(
+            "port 21160 was taken by another process (pid {} (",
+            std::process::id()
+        )),
         "{}",
         rec.log_text()
     );

@@ -130,3 +130,78 @@ mod tests {
         assert_eq!(book.owner(2), Some("b"));
     }
 }
+
+/// The inodes of sockets listening on `port` in a `/proc/net/tcp` or `tcp6` table.
+pub fn listening_inodes(table: &str, port: u16) -> Vec<u64> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let local_port = f.get(1)?.rsplit_once(':')?.1;
+            let listening = *f.get(3)? == "0A";
+            let matches = u16::from_str_radix(local_port, 16).ok()? == port;
+            (listening && matches).then(|| f.get(9)?.parse().ok())?
+        })
+        .collect()
+}
+
+/// Who listens on `port`, as "pid 123 (python3 -m http.server)", where the platform can
+/// tell (Linux, and only for processes whose `/proc/<pid>/fd` we may read).
+pub fn port_holder(port: u16) -> Option<String> {
+    let inodes: Vec<u64> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .flat_map(|t| listening_inodes(&t, port))
+        .collect();
+    if inodes.is_empty() {
+        return None;
+    }
+    let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        let holds = fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path())
+                .map(|l| wanted.iter().any(|w| l.as_os_str() == w.as_str()))
+                .unwrap_or(false)
+        });
+        if holds {
+            let cmd = std::fs::read_to_string(entry.path().join("cmdline"))
+                .unwrap_or_default()
+                .replace('\0', " ");
+            return Some(format!("pid {pid} ({})", cmd.trim()));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod holder_tests {
+    use super::*;
+
+    #[test]
+    fn finds_listening_sockets_in_the_proc_table() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:3B45 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:3B45 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 5555 1 0000000000000000 100 0 0 10 0
+   2: 0100007F:3B46 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 7777 1 0000000000000000 100 0 0 10 0";
+        assert_eq!(listening_inodes(table, 0x3B45), vec![4242]);
+        assert!(listening_inodes(table, 1).is_empty());
+    }
+
+    #[test]
+    fn names_this_process_as_the_holder_of_its_listener() {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let holder = port_holder(port).expect("the holder is found on Linux");
+        assert!(
+            holder.starts_with(&format!("pid {} (", std::process::id())),
+            "{holder}"
+        );
+    }
+}

@@ -280,8 +280,11 @@ impl ViteActor {
         self.retries_left -= 1;
         let old = self.port;
         self.failed_ports.push(old);
+        let holder = crate::ports::port_holder(old)
+            .map(|h| format!(" ({h})"))
+            .unwrap_or_default();
         self.logs.warn(format!(
-            "port {old} was taken by another process before Vite could bind it; trying another port"
+            "port {old} was taken by another process{holder} before Vite could bind it; trying another port"
         ));
         self.ports.do_send(ReleasePort(old));
         let request = AllocatePort {
