@@ -327,3 +327,68 @@ mod panics {
         assert!(processes_in(&dir).is_empty());
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_operations_never_run_two_copies_of_vite() {
+    let tools = FakeTools::new();
+    let state = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let (h, mut rec) = engine(
+        &tools,
+        state.path(),
+        (20500, 20510),
+        fast_policy(RestartType::Transient, 5),
+    );
+    let dir = fake_plugin(root.path(), "busy", true, true);
+    let ui = dir.join("ui");
+    // A Vite that takes its time to stop widens any window in which two could overlap.
+    std::fs::write(ui.join("fake-mode"), "slow-stop").unwrap();
+    // Sample the fake Vite runs (one process group each, working in ui/) all along.
+    let stop_sampling = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (ui, stop) = (ui.clone(), stop_sampling.clone());
+        std::thread::spawn(move || {
+            let mut most = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                most = most.max(process_groups_in(&ui).len());
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            most
+        })
+    };
+
+    h.start_dev_server_for_path("busy", &dir).await.unwrap();
+    rec.wait_status("busy", "ready", |s| {
+        s.vite_status == DevProcessStatus::Ready
+    })
+    .await;
+    let (a, b) = tokio::join!(h.restart_dev_server("busy"), h.restart_dev_server("busy"));
+    a.unwrap();
+    b.unwrap();
+    let (stopped, rebuilt, started) = tokio::join!(
+        h.stop_dev_server("busy"),
+        h.rebuild_plugin("busy"),
+        h.start_dev_server_for_path("busy", &dir)
+    );
+    stopped.unwrap();
+    let _ = rebuilt; // before the stop it rebuilds, during it it says "not running"
+    started.unwrap();
+    let (started, stopped) = tokio::join!(
+        h.start_dev_server_for_path("busy", &dir),
+        h.stop_dev_server("busy")
+    );
+    let _ = (started, stopped);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let managed = h.is_managed("busy").await.unwrap();
+    let running = process_groups_in(&ui).len();
+    assert_eq!(
+        running,
+        usize::from(managed),
+        "one Vite when managed, none otherwise"
+    );
+    h.shutdown().await;
+    stop_sampling.store(true, std::sync::atomic::Ordering::Relaxed);
+    let most = sampler.join().unwrap();
+    assert_eq!(most, 1, "never two copies of Vite at once");
+    assert!(processes_in(&dir).is_empty());
+}

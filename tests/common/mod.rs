@@ -265,6 +265,23 @@ pub fn processes_in(dir: &Path) -> Vec<String> {
     found
 }
 
+/// The distinct process groups of the processes working inside `dir` (one per child run).
+pub fn process_groups_in(dir: &Path) -> std::collections::BTreeSet<i32> {
+    processes_in(dir)
+        .iter()
+        .filter_map(|p| {
+            let pid = p.split(':').next()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            stat.rsplit(')')
+                .next()?
+                .split_whitespace()
+                .nth(2)?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
 /// Polls until no process runs inside `dir`, or panics after `limit` listing them.
 pub async fn assert_no_processes_in(dir: &Path, limit: Duration) {
     let deadline = Instant::now() + limit;
@@ -321,7 +338,8 @@ impl FakeTools {
         // ./fake-mode: ready | exit | busy:<port> (fails like strictPort on that port) | silent |
         // ready-exit (dies after becoming ready) | ready-exit-once (the same, first run only) |
         // exit0 (ends normally at once) | orphan (leaves a grandchild in a session of its own
-        // whose parent exits, then is ready) | noisy (a 100 kB line and invalid UTF-8 first).
+        // whose parent exits, then is ready) | slow-stop (ready; takes 300 ms to obey SIGTERM) |
+        // noisy (a 100 kB line and invalid UTF-8 first).
         write_script(
             &dir.path().join("fake-pm"),
             r##"if [ "$1" = install ]; then echo "installing"; mkdir -p node_modules; exit 0; fi
@@ -335,6 +353,7 @@ case "$mode" in
   noisy) head -c 100000 /dev/zero | tr '\0' x; echo; printf 'bad \377 byte\n' ;;
   exit0) echo "done"; exit 0 ;;
   orphan) (setsid sleep 301 &) ;;
+  slow-stop) printf '  ➜  Local:   http://127.0.0.1:%s/\n' "$port"; trap 'sleep 0.3; exit 0' TERM; while :; do sleep 0.05; done ;;
   ready-exit-once) if [ ! -e crashed-once ]; then : > crashed-once; printf '  ➜  Local:   http://127.0.0.1:%s/\n' "$port"; sleep 0.3; exit 7; fi ;;
   ready-exit) printf '  ➜  Local:   http://127.0.0.1:%s/\n' "$port"; sleep 0.3; exit 7 ;;
 esac

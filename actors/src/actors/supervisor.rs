@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use futures::future::{BoxFuture, FutureExt, Shared};
 
 use super::go_watcher::GoWatcherSettings;
 use super::log_buffer::LogBufferActor;
@@ -24,6 +25,9 @@ use crate::process::find_on_path;
 use crate::registry::{kill_leftovers, ProcessRegistry};
 use crate::types::{DevServerState, LogEntry};
 
+/// A stop in progress, awaited by whoever needs it finished.
+type PendingStop = Shared<BoxFuture<'static, ()>>;
+
 /// Longest wait for the host's answer to `get_plugin`.
 const HOST_LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -35,6 +39,9 @@ pub struct DevServerSupervisor {
     bus: EventBus,
     ports: Addr<PortAllocatorActor>,
     plugins: HashMap<String, Addr<PluginActor>>,
+    /// Plugins being stopped: a start of the same plugin waits for this, so that two copies
+    /// of its processes never run at once.
+    stopping: HashMap<String, PendingStop>,
     /// Last log `seq` per plugin, kept across restarts.
     log_seqs: HashMap<String, Arc<AtomicU64>>,
 }
@@ -57,6 +64,7 @@ impl DevServerSupervisor {
             bus,
             ports,
             plugins: HashMap::new(),
+            stopping: HashMap::new(),
             log_seqs: HashMap::new(),
         }
     }
@@ -235,8 +243,12 @@ impl Handler<StartDevServer> for DevServerSupervisor {
     fn handle(&mut self, msg: StartDevServer, _: &mut Self::Context) -> Self::Result {
         let host = self.host.clone();
         let running = self.plugins.get(&msg.plugin_id).cloned();
+        let pending_stop = self.stopping.get(&msg.plugin_id).cloned();
         let id = msg.plugin_id.clone();
         let find = async move {
+            if let Some(stop) = pending_stop {
+                stop.await;
+            }
             if let Some(addr) = running {
                 if let Ok(state) = addr.send(GetState).await {
                     return Ok(Found::Running(state));
@@ -355,15 +367,33 @@ pub struct StopDevServer {
 }
 
 impl Handler<StopDevServer> for DevServerSupervisor {
-    type Result = ResponseFuture<Result<(), DevServerError>>;
+    type Result = ResponseActFuture<Self, Result<(), DevServerError>>;
 
     fn handle(&mut self, msg: StopDevServer, _: &mut Self::Context) -> Self::Result {
-        let addr = self.plugins.remove(&msg.plugin_id);
-        Box::pin(async move {
-            let addr = addr.ok_or(DevServerError::NotRunning(msg.plugin_id))?;
-            addr.send(StopPlugin).await?;
+        let id = msg.plugin_id;
+        let stop = match self.plugins.remove(&id) {
+            Some(addr) => {
+                let stop = async move {
+                    let _ = addr.send(StopPlugin).await;
+                }
+                .boxed()
+                .shared();
+                self.stopping.insert(id.clone(), stop.clone());
+                stop
+            }
+            // Already being stopped: answer when that stop is done.
+            None => match self.stopping.get(&id) {
+                Some(stop) => stop.clone(),
+                None => return Box::pin(actix::fut::ready(Err(DevServerError::NotRunning(id)))),
+            },
+        };
+        let mine = stop.clone();
+        Box::pin(stop.into_actor(self).map(move |(), act, _| {
+            if act.stopping.get(&id).is_some_and(|s| s.ptr_eq(&mine)) {
+                act.stopping.remove(&id);
+            }
             Ok(())
-        })
+        }))
     }
 }
 
@@ -481,10 +511,12 @@ impl Handler<Shutdown> for DevServerSupervisor {
 
     fn handle(&mut self, _: Shutdown, _: &mut Self::Context) -> Self::Result {
         let addrs: Vec<_> = self.plugins.drain().map(|(_, a)| a).collect();
+        let pending: Vec<_> = self.stopping.drain().map(|(_, s)| s).collect();
         let registry = self.registry.clone();
         let (subreaper, grace) = (self.config.child_subreaper, self.config.stop_grace);
         Box::pin(async move {
             futures::future::join_all(addrs.iter().map(|a| a.send(StopPlugin))).await;
+            futures::future::join_all(pending).await;
             if subreaper {
                 stop_strays(&registry, grace).await;
             }
