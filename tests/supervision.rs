@@ -392,3 +392,53 @@ async fn concurrent_operations_never_run_two_copies_of_vite() {
     assert_eq!(most, 1, "never two copies of Vite at once");
     assert!(processes_in(&dir).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vite_that_ignores_sigterm_is_killed_after_the_grace_period_with_its_grandchild() {
+    let tools = FakeTools::new();
+    let state = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let handle = DevServerBuilder::with_host(RecordingHost::new())
+        .state_dir(state.path())
+        .package_manager(PackageManager::Npm)
+        .package_manager_path(tools.pm())
+        .port_range(20520, 20530)
+        .port_probe(Arc::new(|_| true))
+        .stop_grace(Duration::from_millis(400))
+        .start()
+        .unwrap();
+    let mut rec = Recorder::new(handle.subscribe());
+    let dir = fake_plugin(root.path(), "stubborn", true, false);
+    std::fs::write(dir.join("ui/fake-mode"), "stubborn").unwrap();
+    handle
+        .start_dev_server_for_path("stubborn", &dir)
+        .await
+        .unwrap();
+    rec.wait_status("stubborn", "ready", |s| {
+        s.vite_status == DevProcessStatus::Ready
+    })
+    .await;
+    assert!(
+        processes_in(&dir).len() >= 3,
+        "shell, sleep and a background sleep run"
+    );
+    let started = std::time::Instant::now();
+    handle.stop_dev_server("stubborn").await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "SIGTERM was given its grace period"
+    );
+    assert!(
+        processes_in(&dir).is_empty(),
+        "stop returns once the whole group is gone: {:?}",
+        processes_in(&dir)
+    );
+    rec.drain(Duration::from_millis(200)).await;
+    assert!(
+        rec.log_text()
+            .contains("Vite ignored SIGTERM for 400ms; killed it"),
+        "{}",
+        rec.log_text()
+    );
+    handle.shutdown().await;
+}

@@ -338,7 +338,8 @@ impl FakeTools {
         // ./fake-mode: ready | exit | busy:<port> (fails like strictPort on that port) | silent |
         // ready-exit (dies after becoming ready) | ready-exit-once (the same, first run only) |
         // exit0 (ends normally at once) | orphan (leaves a grandchild in a session of its own
-        // whose parent exits, then is ready) | slow-stop (ready; takes 300 ms to obey SIGTERM) |
+        // whose parent exits, then is ready) | stubborn (ready, ignores SIGTERM, with a
+        // grandchild that does too) | slow-stop (ready; takes 300 ms to obey SIGTERM) |
         // noisy (a 100 kB line and invalid UTF-8 first).
         write_script(
             &dir.path().join("fake-pm"),
@@ -353,6 +354,7 @@ case "$mode" in
   noisy) head -c 100000 /dev/zero | tr '\0' x; echo; printf 'bad \377 byte\n' ;;
   exit0) echo "done"; exit 0 ;;
   orphan) (setsid sleep 301 &) ;;
+  stubborn) trap '' TERM; printf '  ➜  Local:   http://127.0.0.1:%s/\n' "$port"; sleep 300 & sleep 300; wait ;;
   slow-stop) printf '  ➜  Local:   http://127.0.0.1:%s/\n' "$port"; trap 'sleep 0.3; exit 0' TERM; while :; do sleep 0.05; done ;;
   ready-exit-once) if [ ! -e crashed-once ]; then : > crashed-once; printf '  ➜  Local:   http://127.0.0.1:%s/\n' "$port"; sleep 0.3; exit 7; fi ;;
   ready-exit) printf '  ➜  Local:   http://127.0.0.1:%s/\n' "$port"; sleep 0.3; exit 7 ;;
