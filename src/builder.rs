@@ -158,6 +158,42 @@ impl DevServerBuilder {
         self.tweak(move |c| c.watchdog = on)
     }
 
+    /// Launch each built plugin with the built-in go-plugin host, and relaunch it after each
+    /// rebuild (default off: an IDE hosts plugins itself through `PluginHost::reload_plugin`).
+    pub fn launch_plugins(self, on: bool) -> Self {
+        self.tweak(move |c| c.launch_plugins = on)
+    }
+
+    /// With `launch_plugins`: write `<state>/plugins/<id>/.devinfo` while a plugin runs, so
+    /// that a running Omniview IDE can attach to it (default off).
+    pub fn write_devinfo(self, on: bool) -> Self {
+        self.tweak(move |c| c.write_devinfo = on)
+    }
+
+    /// Run the plugins' Vite dev servers (default on).
+    pub fn run_vite(self, on: bool) -> Self {
+        self.tweak(move |c| c.run_vite = on)
+    }
+
+    /// How long a launched plugin may take to print its handshake line (default 15 s).
+    pub fn plugin_start_timeout(self, d: Duration) -> Self {
+        self.tweak(move |c| c.plugin_start_timeout = d)
+    }
+
+    /// How often a launched plugin's gRPC health is checked (default 5 s), and after how many
+    /// failures in a row it is killed and restarted (default 3).
+    pub fn health_checks(self, interval: Duration, failures: u32) -> Self {
+        self.tweak(move |c| {
+            c.health_interval = interval;
+            c.health_failures = failures.max(1);
+        })
+    }
+
+    /// How a crashed plugin process is restarted (default: transient, 5 per 60 s).
+    pub fn plugin_restart_policy(self, policy: RestartPolicy) -> Self {
+        self.tweak(move |c| c.plugin_policy = policy)
+    }
+
     /// Events a subscriber may lag behind before it misses some (default 4096).
     pub fn event_capacity(self, n: usize) -> Self {
         self.tweak(move |c| c.event_capacity = n)

@@ -268,7 +268,15 @@ async fn several_plugins_run_side_by_side_with_the_state_dir_from_the_environmen
     let b = fake_plugin(root.path(), "beta", false, true);
     let (mut child, mut lines) = spawn_piped(
         ovdev()
-            .args(["dev", "--json", "--package-manager", "npm", "--go"])
+            // The fake go "builds" text files: build and install only.
+            .args([
+                "dev",
+                "--json",
+                "--no-launch",
+                "--package-manager",
+                "npm",
+                "--go",
+            ])
             .arg(tools.go())
             .arg("--package-manager-path")
             .arg(tools.pm())
@@ -325,7 +333,7 @@ async fn a_plugin_that_cannot_start_is_reported_and_exits_1() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn sigkill_of_ovdev_leaves_no_vite_and_no_build_behind() {
+async fn sigkill_of_ovdev_leaves_no_vite_no_build_and_no_plugin_behind() {
     let (_tmp, dir) = example_copy(true);
     let state = tempfile::tempdir().unwrap();
     let (mut child, mut lines) = spawn_piped(
@@ -351,9 +359,14 @@ async fn sigkill_of_ovdev_leaves_no_vite_and_no_build_behind() {
     })
     .await;
     assert!(!processes_in(&dir).is_empty());
+    assert!(
+        !processes_in(state.path()).is_empty(),
+        "the plugin runs (in its state directory)"
+    );
     signal(&child, Signal::SIGKILL);
     let _ = child.wait().await;
     assert_no_processes_in(&dir, Duration::from_secs(3)).await;
+    assert_no_processes_in(state.path(), Duration::from_secs(3)).await;
 
     // The next start finds the run file of the dead engine, and nothing to kill in it.
     let run_files: Vec<_> = std::fs::read_dir(state.path().join("run"))

@@ -53,6 +53,22 @@ pub struct EngineConfig {
     pub go_watcher_policy: RestartPolicy,
     /// Run a watchdog process that kills every spawned group if the engine dies (SIGKILL).
     pub watchdog: bool,
+    /// Run the plugin's Vite dev server (off: `--no-vite`).
+    pub run_vite: bool,
+    /// Launch built plugins with the built-in go-plugin host (the CLI). Off when an IDE hosts
+    /// the plugins itself and reloads them through `PluginHost::reload_plugin`.
+    pub launch_plugins: bool,
+    /// With `launch_plugins`: write `<state>/plugins/<id>/.devinfo` while the plugin runs, so a
+    /// running Omniview IDE can attach to it.
+    pub write_devinfo: bool,
+    /// How long a launched plugin may take to print its handshake line.
+    pub plugin_start_timeout: Duration,
+    /// How often a launched plugin's health is checked.
+    pub health_interval: Duration,
+    /// Failed health checks in a row after which a launched plugin is killed and restarted.
+    pub health_failures: u32,
+    /// How a launched plugin process is restarted when it crashes.
+    pub plugin_policy: RestartPolicy,
     /// Linux: make this process a child subreaper, so that grandchildren whose parents exit
     /// are re-parented here (not to init), reaped, and killed at shutdown. Process-wide: only
     /// for a process whose children are all the engine's (the `ovdev` CLI), not an IDE.
@@ -83,6 +99,13 @@ impl EngineConfig {
             vite_policy: RestartPolicy::vite_default(),
             go_watcher_policy: RestartPolicy::go_watcher_default(),
             watchdog: true,
+            run_vite: true,
+            launch_plugins: false,
+            write_devinfo: false,
+            plugin_start_timeout: Duration::from_secs(15),
+            health_interval: Duration::from_secs(5),
+            health_failures: 3,
+            plugin_policy: RestartPolicy::new(crate::restart::RestartType::Transient),
             child_subreaper: false,
         }
     }

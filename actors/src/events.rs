@@ -15,8 +15,8 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::types::{
-    BuildErrorsPayload, DevServerState, LogEntry, EVENT_DEV_SERVER_ERROR, EVENT_DEV_SERVER_LOG,
-    EVENT_DEV_SERVER_STATUS,
+    BuildErrorsPayload, DevServerState, LogEntry, EVENT_DEV_RELOAD_COMPLETE,
+    EVENT_DEV_RELOAD_START, EVENT_DEV_SERVER_ERROR, EVENT_DEV_SERVER_LOG, EVENT_DEV_SERVER_STATUS,
 };
 
 /// Events the engine publishes, each with the payload the Omniview frontend expects.
@@ -28,6 +28,11 @@ pub enum DevServerEvent {
     Log(Vec<LogEntry>),
     /// `plugin/devserver/error`: a Go build failed with these errors.
     BuildErrors(BuildErrorsPayload),
+    /// `plugin/dev_reload_start`: the built-in host is about to relaunch the plugin; the
+    /// payload is the plugin's metadata (`plugin.yaml`).
+    ReloadStart(Value),
+    /// `plugin/dev_reload_complete`: the relaunched plugin serves; plugin metadata.
+    ReloadComplete(Value),
 }
 
 impl DevServerEvent {
@@ -37,6 +42,8 @@ impl DevServerEvent {
             Self::Status(_) => EVENT_DEV_SERVER_STATUS,
             Self::Log(_) => EVENT_DEV_SERVER_LOG,
             Self::BuildErrors(_) => EVENT_DEV_SERVER_ERROR,
+            Self::ReloadStart(_) => EVENT_DEV_RELOAD_START,
+            Self::ReloadComplete(_) => EVENT_DEV_RELOAD_COMPLETE,
         }
     }
 
@@ -50,6 +57,7 @@ impl DevServerEvent {
             Self::Status(s) => to_value(s),
             Self::Log(entries) => to_value(entries),
             Self::BuildErrors(p) => to_value(p),
+            Self::ReloadStart(meta) | Self::ReloadComplete(meta) => meta.clone(),
         }
     }
 
@@ -64,6 +72,7 @@ impl DevServerEvent {
             Self::Status(s) => Some(&s.plugin_id),
             Self::Log(entries) => entries.first().map(|e| e.plugin_id.as_str()),
             Self::BuildErrors(p) => Some(&p.plugin_id),
+            Self::ReloadStart(meta) | Self::ReloadComplete(meta) => meta.get("id")?.as_str(),
         }
     }
 }

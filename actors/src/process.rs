@@ -180,7 +180,11 @@ pub fn descendant_groups(root: i32, table: &[ProcEntry]) -> Vec<i32> {
     let mut groups = vec![root];
     let mut frontier = vec![root];
     while let Some(parent) = frontier.pop() {
-        for p in table.iter().filter(|p| p.ppid == parent && p.pid != parent) {
+        // Zombies have exited: nothing of theirs is left to stop.
+        for p in table
+            .iter()
+            .filter(|p| p.ppid == parent && p.pid != parent && !p.zombie)
+        {
             frontier.push(p.pid);
             if !groups.contains(&p.pgrp) {
                 groups.push(p.pgrp);
@@ -248,6 +252,26 @@ pub async fn stop_group(pgid: i32, mut child: Option<&mut Child>, grace: Duratio
         signal_group(g, Signal::SIGKILL);
     }
     if wait_groups_gone(&groups, child, Duration::from_secs(3)).await {
+        StopOutcome::Killed
+    } else {
+        StopOutcome::Stuck
+    }
+}
+
+/// Waits up to `wait` for group `pgid` (and its descendants' groups) to exit on its own, as
+/// after a graceful-shutdown request, then SIGKILLs what is left.
+pub async fn wait_then_kill(pgid: i32, wait: Duration) -> StopOutcome {
+    let groups = match process_table() {
+        Some(table) => descendant_groups(pgid, &table),
+        None => vec![pgid],
+    };
+    if wait_groups_gone(&groups, None, wait).await {
+        return StopOutcome::Terminated;
+    }
+    for &g in &groups {
+        signal_group(g, Signal::SIGKILL);
+    }
+    if wait_groups_gone(&groups, None, Duration::from_secs(3)).await {
         StopOutcome::Killed
     } else {
         StopOutcome::Stuck

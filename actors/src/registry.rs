@@ -144,6 +144,15 @@ impl ProcessRegistry {
         outcome
     }
 
+    /// Waits up to `wait` for `pgid` to exit by itself, then SIGKILLs it; forgets it.
+    pub async fn wait_then_kill(&self, pgid: i32, wait: Duration) -> StopOutcome {
+        let outcome = crate::process::wait_then_kill(pgid, wait).await;
+        if outcome != StopOutcome::Stuck {
+            self.forget(pgid);
+        }
+        outcome
+    }
+
     /// Forgets `pgid` if nothing of it is left, after its leader exited on its own.
     pub fn forget_if_gone(&self, pgid: i32) {
         if !crate::process::group_alive(pgid) {

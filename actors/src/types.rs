@@ -225,6 +225,9 @@ pub struct DevInfoFile {
     pub version: String,
     #[serde(rename = "startedAt", default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
+    /// `unix` or `tcp` (an ovdev addition; without it, an absolute `addr` means unix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
 }
 
 fn default_protocol() -> String {

@@ -72,6 +72,18 @@ pub struct DevArgs {
     #[arg(long, default_value_t = 5, value_name = "SECS")]
     pub stop_grace_secs: u64,
 
+    /// Do not run the UI's Vite dev server.
+    #[arg(long)]
+    pub no_vite: bool,
+
+    /// Do not launch the built plugin (only build and install it).
+    #[arg(long)]
+    pub no_launch: bool,
+
+    /// Seconds a launched plugin may take to print its go-plugin handshake.
+    #[arg(long, default_value_t = 15, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub plugin_start_timeout_secs: u64,
+
     /// Print only NDJSON events on stdout: {"name": ..., "data": ...} per line.
     #[arg(long)]
     pub json: bool,

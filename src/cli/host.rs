@@ -1,7 +1,8 @@
 //! The CLI's plugin host: knows the directories given on the command line.
 //!
-//! Relaunching the plugin process arrives with the built-in go-plugin host; until then a
-//! reload only reports that the new binary is installed.
+//! Launching and relaunching plugins is the engine's built-in go-plugin host
+//! (`launch_plugins`); this host's `reload_plugin` is only called with `--no-launch`, where a
+//! reload means the new binary is installed and nothing runs it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -39,7 +40,7 @@ impl PluginHost for CliPluginHost {
     fn reload_plugin(&self, id: &str) -> BoxFuture<'_, Result<(), HostError>> {
         let id = id.to_string();
         Box::pin(async move {
-            tracing::info!(target: "ovdev", plugin = %id, "new binary installed; relaunching the plugin process arrives with the built-in go-plugin host");
+            tracing::info!(target: "ovdev", plugin = %id, "new binary installed (--no-launch: not started)");
             Ok(())
         })
     }

@@ -84,7 +84,13 @@ fn run_dev(args: DevArgs) -> anyhow::Result<ExitCode> {
         // Every child of this process is the engine's: collect orphaned grandchildren too.
         .child_subreaper(true)
         .vite_restart_policy(limits(vite_restart))
-        .go_watcher_restart_policy(limits(RestartType::Permanent));
+        .go_watcher_restart_policy(limits(RestartType::Permanent))
+        .plugin_restart_policy(limits(RestartType::Transient))
+        .run_vite(!args.no_vite)
+        // Standalone, ovdev is the plugin host; a running IDE can attach through .devinfo.
+        .launch_plugins(!args.no_launch)
+        .write_devinfo(!args.no_launch)
+        .plugin_start_timeout(Duration::from_secs(args.plugin_start_timeout_secs));
     if let Some(d) = &args.state_dir {
         builder = builder.state_dir(d);
     }

@@ -18,7 +18,7 @@ pub fn use_colour(no_color_flag: bool) -> bool {
 pub struct Printer {
     json: bool,
     colour: bool,
-    last: HashMap<String, (DevProcessStatus, DevProcessStatus, String)>,
+    last: HashMap<String, (DevProcessStatus, DevProcessStatus, bool, String)>,
 }
 
 const RESET: &str = "\x1b[0m";
@@ -97,6 +97,15 @@ impl Printer {
                 })
                 .collect(),
             DevServerEvent::Status(s) => self.render_status(s).into_iter().collect(),
+            DevServerEvent::ReloadStart(meta) | DevServerEvent::ReloadComplete(meta) => {
+                let id = meta.get("id").and_then(|v| v.as_str()).unwrap_or("plugin");
+                let what = if matches!(ev, DevServerEvent::ReloadStart(_)) {
+                    "reloading the plugin"
+                } else {
+                    "plugin reloaded"
+                };
+                vec![format!("{} {what}", self.paint(BOLD, &format!("● {id}")))]
+            }
             DevServerEvent::BuildErrors(p) => p
                 .errors
                 .iter()
@@ -109,7 +118,12 @@ impl Printer {
     }
 
     fn render_status(&mut self, s: &DevServerState) -> Option<String> {
-        let key = (s.vite_status, s.go_status, s.last_error.clone());
+        let key = (
+            s.vite_status,
+            s.go_status,
+            s.grpc_connected,
+            s.last_error.clone(),
+        );
         if self.last.get(&s.plugin_id) == Some(&key) {
             return None;
         }
@@ -133,6 +147,9 @@ impl Printer {
             self.paint(status_colour(s.vite_status), &vite),
             self.paint(status_colour(s.go_status), &go)
         );
+        if s.grpc_connected {
+            line.push_str(&format!("  plugin: {}", self.paint(GREEN, "serving")));
+        }
         if !s.last_error.is_empty() {
             let first = s.last_error.lines().next().unwrap_or_default();
             line.push_str(&format!("  {}", self.paint(RED, first)));

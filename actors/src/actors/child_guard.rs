@@ -13,6 +13,7 @@ use actix::prelude::*;
 pub enum ChildKind {
     Vite,
     GoWatcher,
+    PluginProcess,
 }
 
 impl ChildKind {
@@ -21,6 +22,7 @@ impl ChildKind {
         match self {
             Self::Vite => "vite",
             Self::GoWatcher => "go watcher",
+            Self::PluginProcess => "plugin process",
         }
     }
 }

@@ -19,6 +19,23 @@ use crate::build_errors::parse_build_errors;
 use crate::debounce::Debounce;
 use crate::go_watch_paths::{go_work_use_dirs, is_build_input, is_skipped_dir};
 use crate::host::PluginHost;
+
+/// Who reloads the plugin after a new binary is installed.
+#[derive(Clone)]
+pub enum Reloader {
+    /// The embedding IDE's plugin host (`PluginHost::reload_plugin`).
+    Host(Arc<dyn PluginHost>),
+    /// The engine's built-in go-plugin host: the plugin actor relaunches its process.
+    BuiltIn(Recipient<ReloadProcess>),
+}
+
+/// Asks the plugin actor to (re)launch the plugin process: always when the binary changed,
+/// and when it did not, only if no process runs yet. Answers once the new process serves.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Result<(), String>")]
+pub struct ReloadProcess {
+    pub binary_changed: bool,
+}
 use crate::process::{describe_exit, ProcessSpec};
 use crate::registry::ProcessRegistry;
 use crate::types::{BuildError, DevProcessStatus, LogLevel, LogSource};
@@ -72,7 +89,7 @@ pub struct GoWatcherActor {
     notice: ExitNotice,
     watch_logs: LogSink,
     build_logs: LogSink,
-    host: Arc<dyn PluginHost>,
+    reloader: Reloader,
     debounce: Debounce,
     timer: Option<SpawnHandle>,
     watcher: Option<RecommendedWatcher>,
@@ -93,7 +110,7 @@ impl GoWatcherActor {
         generation: u64,
         parent: (Recipient<GoStatusChanged>, Recipient<ChildGone>),
         logs: LogSink,
-        host: Arc<dyn PluginHost>,
+        reloader: Reloader,
     ) -> Self {
         let debounce = Debounce::new(settings.debounce, settings.max_wait);
         let (parent, gone) = parent;
@@ -103,7 +120,7 @@ impl GoWatcherActor {
             notice: ExitNotice::new(gone, ChildKind::GoWatcher, generation),
             watch_logs: logs.with_source(LogSource::GoWatch),
             build_logs: logs.with_source(LogSource::GoBuild),
-            host,
+            reloader,
             debounce,
             timer: None,
             watcher: None,
@@ -277,7 +294,7 @@ impl GoWatcherActor {
     fn install_and_reload(&mut self, duration: Duration, ctx: &mut Context<Self>) {
         let src = self.settings.dev_path.join(BUILD_OUTPUT);
         let dst = self.settings.installed_binary.clone();
-        let host = self.host.clone();
+        let reloader = self.reloader.clone();
         let id = self.settings.plugin_id.clone();
         let logs = self.build_logs.clone();
         let work = async move {
@@ -291,17 +308,37 @@ impl GoWatcherActor {
                         dst_for_log.display()
                     )
                 })?;
-            if installed == InstallOutcome::Unchanged {
-                logs.info("the new binary is identical to the installed one; skipping the reload");
-                return Ok(());
+            let changed = installed == InstallOutcome::Installed;
+            if changed {
+                logs.info(format!("installed {}", dst_for_log.display()));
             }
-            logs.info(format!("installed {}", dst_for_log.display()));
-            match tokio::time::timeout(RELOAD_TIMEOUT, host.reload_plugin(&id)).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(format!("reloading the plugin failed: {e}")),
-                Err(_) => Err(format!(
-                    "reloading the plugin did not finish within {RELOAD_TIMEOUT:?}"
-                )),
+            match reloader {
+                Reloader::BuiltIn(plugin) => {
+                    if !changed {
+                        logs.info("the new binary is identical to the installed one; the running plugin stays");
+                    }
+                    plugin
+                        .send(ReloadProcess {
+                            binary_changed: changed,
+                        })
+                        .await
+                        .map_err(|_| "the plugin actor is gone".to_string())?
+                }
+                Reloader::Host(_) if !changed => {
+                    logs.info(
+                        "the new binary is identical to the installed one; skipping the reload",
+                    );
+                    Ok(())
+                }
+                Reloader::Host(host) => {
+                    match tokio::time::timeout(RELOAD_TIMEOUT, host.reload_plugin(&id)).await {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(e)) => Err(format!("reloading the plugin failed: {e}")),
+                        Err(_) => Err(format!(
+                            "reloading the plugin did not finish within {RELOAD_TIMEOUT:?}"
+                        )),
+                    }
+                }
             }
         };
         work.into_actor(self)

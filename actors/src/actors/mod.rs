@@ -5,6 +5,7 @@ pub mod child_output;
 pub mod go_watcher;
 pub mod log_buffer;
 pub mod plugin;
+pub mod plugin_process;
 pub mod port_allocator;
 pub mod supervisor;
 pub mod vite;

@@ -10,9 +10,14 @@ use actix::prelude::*;
 
 use super::child_guard::{ChildGone, ChildKind};
 use super::go_watcher::{
-    GoStatusChanged, GoWatcherActor, GoWatcherSettings, RequestBuild, StopGoWatcher,
+    GoStatusChanged, GoWatcherActor, GoWatcherSettings, ReloadProcess, Reloader, RequestBuild,
+    StopGoWatcher,
 };
 use super::log_buffer::{GetLogs, LogBufferActor, LogSink, PublishInOrder};
+use super::plugin_process::{
+    PluginProcessActor, PluginProcessChanged, PluginProcessEnded, PluginProcessParent,
+    PluginProcessSettings, StopPluginProcess,
+};
 use super::port_allocator::{PortAllocatorActor, ReleasePluginPorts};
 use super::vite::{StopVite, ViteActor, ViteEnded, ViteParent, ViteSettings, ViteStatusChanged};
 use crate::error::DevServerError;
@@ -31,8 +36,13 @@ pub struct PluginPlan {
     pub vite: Option<(ViteSettings, u16)>,
     /// Go watcher settings, when the plugin has a `pkg/`.
     pub go: Option<GoWatcherSettings>,
+    /// Settings of the built-in go-plugin host, when the engine launches the plugin itself.
+    pub process: Option<PluginProcessSettings>,
+    /// `plugin.yaml` as JSON: the payload of the reload events.
+    pub metadata: serde_json::Value,
     pub vite_policy: RestartPolicy,
     pub go_watcher_policy: RestartPolicy,
+    pub process_policy: RestartPolicy,
 }
 
 /// The state of a plugin whose children are about to start.
@@ -50,18 +60,16 @@ fn initial_state(plan: &PluginPlan) -> DevServerState {
     state
 }
 
-/// One supervised child: its current instance and its restart bookkeeping.
-struct Supervised<A: Actor> {
-    addr: Option<Addr<A>>,
+/// Restart bookkeeping of one supervised child.
+struct Supervision {
     generation: u64,
     tracker: RestartTracker,
     restart_timer: Option<SpawnHandle>,
 }
 
-impl<A: Actor> Supervised<A> {
+impl Supervision {
     fn new(policy: RestartPolicy) -> Self {
         Self {
-            addr: None,
             generation: 0,
             tracker: RestartTracker::new(policy),
             restart_timer: None,
@@ -69,17 +77,30 @@ impl<A: Actor> Supervised<A> {
     }
 }
 
+/// A reload waiting for the new plugin process to serve (or fail).
+struct PendingReload {
+    generation: u64,
+    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
 /// See the module doc.
 pub struct PluginActor {
     state: DevServerState,
     vite_settings: Option<ViteSettings>,
     go_settings: Option<GoWatcherSettings>,
+    process_settings: Option<PluginProcessSettings>,
+    metadata: serde_json::Value,
     host: Arc<dyn PluginHost>,
     ports: Addr<PortAllocatorActor>,
     logs: Addr<LogBufferActor>,
     manager_log: LogSink,
-    vite: Supervised<ViteActor>,
-    go: Supervised<GoWatcherActor>,
+    vite: Option<Addr<ViteActor>>,
+    go: Option<Addr<GoWatcherActor>>,
+    process: Option<Addr<PluginProcessActor>>,
+    vite_sup: Supervision,
+    go_sup: Supervision,
+    process_sup: Supervision,
+    pending_reload: Option<PendingReload>,
     next_generation: u64,
     error_side: Option<ChildKind>,
     stopping: bool,
@@ -98,15 +119,47 @@ impl PluginActor {
             state: initial_state(&plan),
             vite_settings: plan.vite.map(|(settings, _)| settings),
             go_settings: plan.go,
+            process_settings: plan.process,
+            metadata: plan.metadata,
             host,
             ports,
             logs,
             manager_log,
-            vite: Supervised::new(plan.vite_policy),
-            go: Supervised::new(plan.go_watcher_policy),
+            vite: None,
+            go: None,
+            process: None,
+            vite_sup: Supervision::new(plan.vite_policy),
+            go_sup: Supervision::new(plan.go_watcher_policy),
+            process_sup: Supervision::new(plan.process_policy),
+            pending_reload: None,
             next_generation: 0,
             error_side: None,
             stopping: false,
+        }
+    }
+
+    fn supervision(&mut self, kind: ChildKind) -> &mut Supervision {
+        match kind {
+            ChildKind::Vite => &mut self.vite_sup,
+            ChildKind::GoWatcher => &mut self.go_sup,
+            ChildKind::PluginProcess => &mut self.process_sup,
+        }
+    }
+
+    /// Forgets the current instance of `kind` (it ended or died).
+    fn clear_child(&mut self, kind: ChildKind) {
+        match kind {
+            ChildKind::Vite => self.vite = None,
+            ChildKind::GoWatcher => self.go = None,
+            ChildKind::PluginProcess => self.process = None,
+        }
+    }
+
+    fn start_child(&mut self, kind: ChildKind, ctx: &mut Context<Self>) {
+        match kind {
+            ChildKind::Vite => self.start_vite(ctx),
+            ChildKind::GoWatcher => self.start_go(ctx),
+            ChildKind::PluginProcess => self.start_process(ctx),
         }
     }
 
@@ -150,6 +203,10 @@ impl PluginActor {
         match kind {
             ChildKind::Vite => self.state.vite_status = status,
             ChildKind::GoWatcher => self.state.go_status = status,
+            // The process has no status field of its own: `grpcConnected` tells.
+            ChildKind::PluginProcess => {
+                self.state.grpc_connected = status == DevProcessStatus::Ready
+            }
         }
         self.apply_error(kind, status, error);
         self.publish_if_changed(before);
@@ -179,9 +236,9 @@ impl PluginActor {
             self.manager_log.with_source(LogSource::Vite),
             self.ports.clone(),
         );
-        self.vite.generation = generation;
-        self.vite.addr = Some(actor.start());
-        self.vite.tracker.started(Instant::now());
+        self.vite_sup.generation = generation;
+        self.vite = Some(actor.start());
+        self.vite_sup.tracker.started(Instant::now());
     }
 
     fn start_go(&mut self, ctx: &mut Context<Self>) {
@@ -190,16 +247,70 @@ impl PluginActor {
         };
         let generation = self.generation();
         let me = ctx.address();
+        let reloader = if self.process_settings.is_some() {
+            Reloader::BuiltIn(me.clone().recipient())
+        } else {
+            Reloader::Host(self.host.clone())
+        };
         let actor = GoWatcherActor::new(
             settings,
             generation,
             (me.clone().recipient(), me.recipient()),
             self.manager_log.clone(),
-            self.host.clone(),
+            reloader,
         );
-        self.go.generation = generation;
-        self.go.addr = Some(actor.start());
-        self.go.tracker.started(Instant::now());
+        self.go_sup.generation = generation;
+        self.go = Some(actor.start());
+        self.go_sup.tracker.started(Instant::now());
+    }
+
+    fn start_process(&mut self, ctx: &mut Context<Self>) {
+        let Some(mut settings) = self.process_settings.clone() else {
+            return;
+        };
+        if let Some(d) = settings.devinfo.as_mut() {
+            d.vite_port = self.state.vite_port;
+        }
+        let generation = self.generation();
+        let me = ctx.address();
+        let parent = PluginProcessParent {
+            changed: me.clone().recipient(),
+            ended: me.clone().recipient(),
+            gone: me.recipient(),
+        };
+        let actor = PluginProcessActor::new(
+            settings,
+            generation,
+            parent,
+            self.manager_log.with_source(LogSource::Plugin),
+        );
+        self.process_sup.generation = generation;
+        self.process = Some(actor.start());
+        self.process_sup.tracker.started(Instant::now());
+    }
+
+    fn publish_reload(&self, start: bool) {
+        let meta = self.metadata.clone();
+        self.publish(if start {
+            DevServerEvent::ReloadStart(meta)
+        } else {
+            DevServerEvent::ReloadComplete(meta)
+        });
+    }
+
+    fn finish_reload(&mut self, generation: u64, result: Result<(), String>) {
+        if self
+            .pending_reload
+            .as_ref()
+            .is_some_and(|p| p.generation == generation)
+        {
+            if let Some(p) = self.pending_reload.take() {
+                if result.is_ok() {
+                    self.publish_reload(false);
+                }
+                let _ = p.done.send(result);
+            }
+        }
     }
 
     /// A child ended without being asked to: restart it, leave it, or give up, per policy.
@@ -213,12 +324,9 @@ impl PluginActor {
         if self.stopping {
             return;
         }
-        let slot_tracker = match kind {
-            ChildKind::Vite => &mut self.vite.tracker,
-            ChildKind::GoWatcher => &mut self.go.tracker,
-        };
-        let policy = slot_tracker.policy();
-        let decision = slot_tracker.ended(Instant::now(), exit, random_jitter());
+        let tracker = &mut self.supervision(kind).tracker;
+        let policy = tracker.policy();
+        let decision = tracker.ended(Instant::now(), exit, random_jitter());
         let name = kind.name();
         match decision {
             Decision::Restart { delay, attempt } => {
@@ -231,26 +339,14 @@ impl PluginActor {
                 self.state.restarts += 1;
                 self.set_status(kind, DevProcessStatus::Error, Some(reason));
                 let timer = ctx.run_later(delay, move |act, ctx| {
+                    act.supervision(kind).restart_timer = None;
                     if act.stopping {
                         return;
                     }
-                    match kind {
-                        ChildKind::Vite => {
-                            act.vite.restart_timer = None;
-                            act.set_status(kind, DevProcessStatus::Starting, None);
-                            act.start_vite(ctx);
-                        }
-                        ChildKind::GoWatcher => {
-                            act.go.restart_timer = None;
-                            act.set_status(kind, DevProcessStatus::Starting, None);
-                            act.start_go(ctx);
-                        }
-                    }
+                    act.set_status(kind, DevProcessStatus::Starting, None);
+                    act.start_child(kind, ctx);
                 });
-                match kind {
-                    ChildKind::Vite => self.vite.restart_timer = Some(timer),
-                    ChildKind::GoWatcher => self.go.restart_timer = Some(timer),
-                }
+                self.supervision(kind).restart_timer = Some(timer);
             }
             Decision::GiveUp { crashes } => {
                 let msg = format!(
@@ -316,7 +412,7 @@ impl Handler<ViteStatusChanged> for PluginActor {
     type Result = ();
 
     fn handle(&mut self, msg: ViteStatusChanged, _: &mut Self::Context) {
-        if self.stopping || msg.generation != self.vite.generation {
+        if self.stopping || msg.generation != self.vite_sup.generation {
             return;
         }
         let before = self.state.clone();
@@ -336,10 +432,10 @@ impl Handler<ViteEnded> for PluginActor {
     type Result = ();
 
     fn handle(&mut self, msg: ViteEnded, ctx: &mut Self::Context) {
-        if msg.generation != self.vite.generation {
+        if msg.generation != self.vite_sup.generation {
             return;
         }
-        self.vite.addr = None;
+        self.vite = None;
         self.state.vite_port = msg.port;
         self.child_ended(ChildKind::Vite, msg.kind, msg.reason, ctx);
     }
@@ -349,14 +445,16 @@ impl Handler<ChildGone> for PluginActor {
     type Result = ();
 
     fn handle(&mut self, msg: ChildGone, ctx: &mut Self::Context) {
-        let current = match msg.kind {
-            ChildKind::Vite => self.vite.generation,
-            ChildKind::GoWatcher => self.go.generation,
-        };
-        let (grace, registry) = match (&self.vite_settings, &self.go_settings) {
-            (Some(v), _) => (v.stop_grace, v.registry.clone()),
-            (None, Some(g)) => (g.stop_grace, g.registry.clone()),
-            (None, None) => return,
+        let current = self.supervision(msg.kind).generation;
+        let (grace, registry) = match (
+            &self.vite_settings,
+            &self.go_settings,
+            &self.process_settings,
+        ) {
+            (Some(v), _, _) => (v.stop_grace, v.registry.clone()),
+            (None, Some(g), _) => (g.stop_grace, g.registry.clone()),
+            (None, None, Some(p)) => (crate::process::DEFAULT_STOP_GRACE, p.registry.clone()),
+            (None, None, None) => return,
         };
         let pgid = msg.pgid;
         let name = msg.kind.name();
@@ -379,14 +477,103 @@ impl Handler<ChildGone> for PluginActor {
             if msg.generation != current || act.stopping {
                 return;
             }
-            match msg.kind {
-                ChildKind::Vite => act.vite.addr = None,
-                ChildKind::GoWatcher => act.go.addr = None,
-            }
+            act.clear_child(msg.kind);
             let reason = format!("the {name} actor failed");
+            if msg.kind == ChildKind::PluginProcess {
+                act.finish_reload(msg.generation, Err(reason.clone()));
+            }
             act.child_ended(msg.kind, ExitKind::Abnormal, reason, ctx);
         })
         .wait(ctx);
+    }
+}
+
+impl Handler<PluginProcessChanged> for PluginActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: PluginProcessChanged, _: &mut Self::Context) {
+        if self.stopping || msg.generation != self.process_sup.generation {
+            return;
+        }
+        let status = if msg.connected {
+            DevProcessStatus::Ready
+        } else {
+            DevProcessStatus::Error
+        };
+        self.set_status(ChildKind::PluginProcess, status, msg.error);
+        if msg.connected {
+            self.finish_reload(msg.generation, Ok(()));
+        }
+    }
+}
+
+impl Handler<PluginProcessEnded> for PluginActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: PluginProcessEnded, ctx: &mut Self::Context) {
+        if msg.generation != self.process_sup.generation {
+            return;
+        }
+        self.process = None;
+        self.finish_reload(msg.generation, Err(msg.reason.clone()));
+        self.child_ended(ChildKind::PluginProcess, msg.kind, msg.reason, ctx);
+    }
+}
+
+impl Handler<ReloadProcess> for PluginActor {
+    type Result = ResponseActFuture<Self, Result<(), String>>;
+
+    fn handle(&mut self, msg: ReloadProcess, ctx: &mut Self::Context) -> Self::Result {
+        if self.stopping {
+            return Box::pin(actix::fut::ready(Err(
+                "the dev server is stopping".to_string()
+            )));
+        }
+        if !msg.binary_changed && self.process.is_some() {
+            return Box::pin(actix::fut::ready(Ok(())));
+        }
+        self.publish_reload(true);
+        // A restart that was waiting for its backoff is replaced by this launch.
+        if let Some(t) = self.process_sup.restart_timer.take() {
+            ctx.cancel_future(t);
+        }
+        self.process_sup.tracker.reset();
+        if let Some(p) = self.pending_reload.take() {
+            let _ = p.done.send(Err("superseded by a newer build".into()));
+        }
+        let old = self.process.take();
+        // Reports of the old process are ignored from now on.
+        self.process_sup.generation = 0;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let limit = self
+            .process_settings
+            .as_ref()
+            .map(|s| s.start_timeout + Duration::from_secs(10))
+            .unwrap_or(Duration::from_secs(30));
+        let stop_old = async move {
+            if let Some(old) = old {
+                let _ = old.send(StopPluginProcess).await;
+            }
+        };
+        Box::pin(stop_old.into_actor(self).then(move |(), act, ctx| {
+            if !act.stopping {
+                act.start_process(ctx);
+                act.pending_reload = Some(PendingReload {
+                    generation: act.process_sup.generation,
+                    done: tx,
+                });
+            }
+            async move {
+                match tokio::time::timeout(limit, rx).await {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(_)) => Err("the reload was abandoned".to_string()),
+                    Err(_) => Err(format!(
+                        "the new plugin process did not serve within {limit:?}"
+                    )),
+                }
+            }
+            .into_actor(act)
+        }))
     }
 }
 
@@ -457,7 +644,7 @@ impl Handler<Rebuild> for PluginActor {
         if self.go_settings.is_none() {
             return Err(DevServerError::NoBackend(id));
         }
-        match &self.go.addr {
+        match &self.go {
             Some(go) => {
                 go.do_send(RequestBuild);
                 Ok(())
@@ -481,14 +668,22 @@ impl Handler<StopPlugin> for PluginActor {
 
     fn handle(&mut self, _: StopPlugin, ctx: &mut Self::Context) -> Self::Result {
         self.stopping = true;
-        for timer in [self.vite.restart_timer.take(), self.go.restart_timer.take()]
-            .into_iter()
-            .flatten()
+        for timer in [
+            self.vite_sup.restart_timer.take(),
+            self.go_sup.restart_timer.take(),
+            self.process_sup.restart_timer.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             ctx.cancel_future(timer);
         }
-        let vite = self.vite.addr.take();
-        let go = self.go.addr.take();
+        if let Some(p) = self.pending_reload.take() {
+            let _ = p.done.send(Err("the dev server is stopping".into()));
+        }
+        let vite = self.vite.take();
+        let go = self.go.take();
+        let process = self.process.take();
         let logs = self.logs.clone();
         let sink = self.manager_log.clone();
         sink.info("stopping dev server");
@@ -503,7 +698,12 @@ impl Handler<StopPlugin> for PluginActor {
                     let _ = g.send(StopGoWatcher).await;
                 }
             };
-            futures::join!(v, g);
+            let p = async {
+                if let Some(p) = process {
+                    let _ = p.send(StopPluginProcess).await;
+                }
+            };
+            futures::join!(v, g, p);
         };
         Box::pin(stop_children.into_actor(self).then(move |(), act, _| {
             act.ports
@@ -545,8 +745,9 @@ impl Handler<PanicChild> for PluginActor {
     fn handle(&mut self, msg: PanicChild, _: &mut Self::Context) -> bool {
         use super::child_guard::PanicForTest;
         match msg.0 {
-            ChildKind::Vite => self.vite.addr.as_ref().map(|a| a.do_send(PanicForTest)),
-            ChildKind::GoWatcher => self.go.addr.as_ref().map(|a| a.do_send(PanicForTest)),
+            ChildKind::Vite => self.vite.as_ref().map(|a| a.do_send(PanicForTest)),
+            ChildKind::GoWatcher => self.go.as_ref().map(|a| a.do_send(PanicForTest)),
+            ChildKind::PluginProcess => self.process.as_ref().map(|a| a.do_send(PanicForTest)),
         }
         .is_some()
     }

@@ -13,6 +13,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use super::go_watcher::GoWatcherSettings;
 use super::log_buffer::LogBufferActor;
 use super::plugin::{GetPluginLogs, GetState, PluginActor, PluginPlan, Rebuild, StopPlugin};
+use super::plugin_process::{DevinfoSettings, PluginProcessSettings};
 use super::port_allocator::{AllocatePort, PortAllocatorActor};
 use super::vite::ViteSettings;
 use crate::config::EngineConfig;
@@ -137,6 +138,30 @@ impl DevServerSupervisor {
         })
     }
 
+    fn process_settings(&self, id: &str, metadata: &serde_json::Value) -> PluginProcessSettings {
+        let cfg = &self.config;
+        let dir = crate::config::plugin_dir(&cfg.state_dir, id);
+        let devinfo = cfg.write_devinfo.then(|| DevinfoSettings {
+            path: crate::devinfo::devinfo_path(&cfg.state_dir, id),
+            version: metadata
+                .get("version")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            vite_port: 0,
+        });
+        PluginProcessSettings {
+            plugin_id: id.to_string(),
+            binary: cfg.installed_binary(id),
+            dir,
+            start_timeout: cfg.plugin_start_timeout,
+            health_interval: cfg.health_interval,
+            health_failures: cfg.health_failures,
+            devinfo,
+            registry: self.registry.clone(),
+        }
+    }
+
     /// Checks the plugin directory and the tools; allocates nothing.
     fn plan(
         &self,
@@ -155,6 +180,7 @@ impl DevServerSupervisor {
         if !has_ui && !has_pkg {
             return Err(DevServerError::NothingToRun(dev_path.to_path_buf()));
         }
+        let has_ui = has_ui && self.config.run_vite;
         let vite = has_ui.then(|| self.vite_settings(id, ui)).transpose()?;
         let go = has_pkg
             .then(|| self.go_settings(id, dev_path))
@@ -221,7 +247,10 @@ async fn stop_strays(registry: &ProcessRegistry, grace: Duration) {
         .filter(|g| *g != own && *g != me && Some(*g) != watchdog)
         .collect();
     for g in strays {
-        tracing::info!(pgid = g, "stopping a process group left by a child");
+        tracing::warn!(
+            pgid = g,
+            "stopping a process group that a child left behind"
+        );
         registry.stop(g, grace).await;
     }
 }
@@ -280,19 +309,23 @@ impl Handler<StartDevServer> for DevServerSupervisor {
             find.into_actor(self)
                 .then(move |found, act, _| {
                     let ports = act.ports.clone();
-                    let (vite_policy, go_watcher_policy) =
-                        (act.config.vite_policy, act.config.go_watcher_policy);
+                    let cfg = act.config.clone();
+                    let (vite_policy, go_watcher_policy, process_policy) =
+                        (cfg.vite_policy, cfg.go_watcher_policy, cfg.plugin_policy);
                     let planned = found.and_then(|found| match found {
                         Found::Running(state) => Ok(Err(state)),
                         Found::DevPath(path) => {
                             // Symlinks and `..` resolved once, so paths in events are stable.
                             let dev_path = std::fs::canonicalize(&path).unwrap_or(path);
                             let (vite, go) = act.plan(&id, &dev_path)?;
-                            Ok(Ok((dev_path, vite, go)))
+                            let metadata = read_metadata(&id, &dev_path);
+                            let process = (cfg.launch_plugins && go.is_some())
+                                .then(|| act.process_settings(&id, &metadata));
+                            Ok(Ok((dev_path, vite, go, process, metadata)))
                         }
                     });
                     async move {
-                        let (dev_path, vite, go) = match planned? {
+                        let (dev_path, vite, go, process, metadata) = match planned? {
                             Err(running) => return Ok(Err(running)),
                             Ok(p) => p,
                         };
@@ -311,8 +344,11 @@ impl Handler<StartDevServer> for DevServerSupervisor {
                             dev_path,
                             vite,
                             go,
+                            process,
+                            metadata,
                             vite_policy,
                             go_watcher_policy,
+                            process_policy,
                         }))
                     }
                     .into_actor(act)
@@ -330,6 +366,15 @@ impl Handler<StartDevServer> for DevServerSupervisor {
                 ),
         ))
     }
+}
+
+/// `<dev_path>/plugin.yaml` as JSON (the reload events' payload); `{"id": id}` without one.
+fn read_metadata(id: &str, dev_path: &Path) -> serde_json::Value {
+    std::fs::read_to_string(dev_path.join("plugin.yaml"))
+        .ok()
+        .and_then(|text| serde_norway::from_str::<serde_json::Value>(&text).ok())
+        .filter(|v| v.is_object())
+        .unwrap_or_else(|| serde_json::json!({ "id": id }))
 }
 
 enum Found {

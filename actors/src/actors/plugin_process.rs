@@ -1,0 +1,519 @@
+//! `PluginProcessActor`: the built-in go-plugin host for one run of a plugin binary. Launches
+//! `<state>/plugins/<id>/bin/plugin` with the handshake environment, reads the handshake line,
+//! connects over gRPC, checks health periodically, drains the plugin's output into its log,
+//! writes `.devinfo` for a running IDE, and stops the plugin gracefully (Shutdown RPC, up to
+//! 2 s, then SIGKILL). Like `ViteActor`, one actor is one run: when the process ends on its
+//! own (or stops answering health checks), the actor reports [`PluginProcessEnded`] and stops;
+//! its `PluginActor` restarts it under the restart policy.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use chrono::Utc;
+use tonic::transport::Channel;
+
+use super::child_guard::{ChildGone, ChildKind, ExitNotice};
+use super::child_output::{
+    forward_child, level_for_line, ChildExited, ChildLine, OutputTail, Pipe,
+};
+use super::log_buffer::LogSink;
+use crate::devinfo::{remove_devinfo_of, write_devinfo};
+use crate::grpc::{self, GrpcError, StdioData};
+use crate::handshake::{parse_handshake, Handshake};
+use crate::hclog::parse_hclog;
+use crate::process::{describe_exit, ProcessSpec};
+use crate::registry::ProcessRegistry;
+use crate::restart::ExitKind;
+use crate::types::DevInfoFile;
+
+/// What go-plugin prints (and exits 1) when its magic cookie is missing or wrong.
+const COOKIE_REFUSAL: &str = "This binary is a plugin";
+/// How long the plugin gets to exit after Shutdown before SIGKILL.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
+
+/// How one plugin process is launched and watched.
+#[derive(Clone)]
+pub struct PluginProcessSettings {
+    pub plugin_id: String,
+    /// The installed binary, `<state>/plugins/<id>/bin/plugin`.
+    pub binary: PathBuf,
+    /// Working directory of the plugin, `<state>/plugins/<id>`.
+    pub dir: PathBuf,
+    /// How long the plugin may take to print its handshake line (default 15 s).
+    pub start_timeout: Duration,
+    /// How often health is checked (default 5 s).
+    pub health_interval: Duration,
+    /// Failed health checks in a row after which the plugin counts as hung (default 3).
+    pub health_failures: u32,
+    /// Write `<state>/plugins/<id>/.devinfo` while the plugin runs (standalone CLI).
+    pub devinfo: Option<DevinfoSettings>,
+    pub registry: Arc<ProcessRegistry>,
+}
+
+/// What goes into `.devinfo` besides what the handshake tells.
+#[derive(Clone, Debug)]
+pub struct DevinfoSettings {
+    pub path: PathBuf,
+    pub version: String,
+    pub vite_port: u16,
+}
+
+/// The plugin process's connection state changed.
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub struct PluginProcessChanged {
+    pub generation: u64,
+    /// SERVING on its last health check.
+    pub connected: bool,
+    pub error: Option<String>,
+}
+
+/// The plugin process ended without a stop request (or was killed as hung); its group is gone.
+#[derive(Message, Debug, Clone, PartialEq)]
+#[rtype(result = "()")]
+pub struct PluginProcessEnded {
+    pub generation: u64,
+    pub kind: ExitKind,
+    pub reason: String,
+}
+
+/// Where a plugin process actor reports to.
+#[derive(Clone)]
+pub struct PluginProcessParent {
+    pub changed: Recipient<PluginProcessChanged>,
+    pub ended: Recipient<PluginProcessEnded>,
+    pub gone: Recipient<ChildGone>,
+}
+
+#[derive(Clone)]
+enum Phase {
+    Handshaking {
+        pgid: i32,
+    },
+    Connecting {
+        pgid: i32,
+    },
+    Running {
+        pgid: i32,
+        channel: Channel,
+        failures: u32,
+        connected: bool,
+    },
+    Ended,
+    Stopping,
+}
+
+impl Phase {
+    fn pgid(&self) -> Option<i32> {
+        match self {
+            Phase::Handshaking { pgid }
+            | Phase::Connecting { pgid }
+            | Phase::Running { pgid, .. } => Some(*pgid),
+            Phase::Ended | Phase::Stopping => None,
+        }
+    }
+}
+
+/// See the module doc.
+pub struct PluginProcessActor {
+    settings: PluginProcessSettings,
+    generation: u64,
+    parent: PluginProcessParent,
+    notice: ExitNotice,
+    logs: LogSink,
+    phase: Phase,
+    pid: i32,
+    tail: OutputTail,
+    start_timer: Option<SpawnHandle>,
+}
+
+impl PluginProcessActor {
+    /// Instance `generation` of the plugin process.
+    pub fn new(
+        settings: PluginProcessSettings,
+        generation: u64,
+        parent: PluginProcessParent,
+        logs: LogSink,
+    ) -> Self {
+        let notice = ExitNotice::new(parent.gone.clone(), ChildKind::PluginProcess, generation);
+        Self {
+            settings,
+            generation,
+            parent,
+            notice,
+            logs,
+            phase: Phase::Ended,
+            pid: 0,
+            tail: OutputTail::default(),
+            start_timer: None,
+        }
+    }
+
+    fn set_phase(&mut self, phase: Phase) {
+        self.notice.pgid = phase.pgid();
+        self.phase = phase;
+    }
+
+    fn report(&self, connected: bool, error: Option<String>) {
+        self.parent.changed.do_send(PluginProcessChanged {
+            generation: self.generation,
+            connected,
+            error,
+        });
+    }
+
+    fn remove_devinfo(&self) {
+        if let Some(d) = &self.settings.devinfo {
+            remove_devinfo_of(&d.path, self.pid);
+        }
+    }
+
+    /// The run is over: stop what is left, report, stop the actor.
+    fn end(&mut self, kind: ExitKind, reason: String, ctx: &mut Context<Self>) {
+        if matches!(self.phase, Phase::Ended | Phase::Stopping) {
+            return;
+        }
+        if let Some(t) = self.start_timer.take() {
+            ctx.cancel_future(t);
+        }
+        self.logs.error(reason.clone());
+        let pgid = self.phase.pgid();
+        self.set_phase(Phase::Ended);
+        self.remove_devinfo();
+        let registry = self.settings.registry.clone();
+        let ended = PluginProcessEnded {
+            generation: self.generation,
+            kind,
+            reason,
+        };
+        async move {
+            if let Some(pgid) = pgid {
+                registry.stop(pgid, SHUTDOWN_WAIT).await;
+            }
+        }
+        .into_actor(self)
+        .map(move |(), act, ctx| {
+            act.parent.ended.do_send(ended);
+            act.notice.disarm();
+            ctx.stop();
+        })
+        .wait(ctx);
+    }
+
+    fn on_handshake(&mut self, line: &str, pgid: i32, ctx: &mut Context<Self>) {
+        let handshake = match parse_handshake(line) {
+            Ok(h) => h,
+            Err(e) => {
+                let tail = self.tail.text();
+                let msg = if tail.is_empty() {
+                    e.to_string()
+                } else {
+                    format!("{e}; stderr: {tail}")
+                };
+                return self.end(ExitKind::Abnormal, msg, ctx);
+            }
+        };
+        if let Some(t) = self.start_timer.take() {
+            ctx.cancel_future(t);
+        }
+        self.set_phase(Phase::Connecting { pgid });
+        self.logs.info(format!(
+            "plugin handshake: {} {}{}",
+            handshake.network,
+            handshake.addr,
+            if handshake.server_cert.is_some() {
+                " (AutoMTLS is not supported yet: connecting without TLS)"
+            } else {
+                ""
+            }
+        ));
+        let connect = {
+            let h = handshake.clone();
+            async move {
+                let channel = grpc::connect(h.network, &h.addr).await?;
+                grpc::check_health(channel.clone(), Duration::from_secs(5)).await?;
+                Ok::<_, GrpcError>(channel)
+            }
+        };
+        connect
+            .into_actor(self)
+            .map(move |res, act, ctx| {
+                if !matches!(act.phase, Phase::Connecting { .. }) {
+                    return;
+                }
+                match res {
+                    Ok(channel) => act.on_connected(handshake, pgid, channel, ctx),
+                    Err(e) => act.end(
+                        ExitKind::Abnormal,
+                        format!("the plugin's gRPC server does not answer: {e}"),
+                        ctx,
+                    ),
+                }
+            })
+            .spawn(ctx);
+    }
+
+    fn on_connected(
+        &mut self,
+        handshake: Handshake,
+        pgid: i32,
+        channel: Channel,
+        ctx: &mut Context<Self>,
+    ) {
+        self.logs.info(format!(
+            "plugin is serving (pid {}, {} {})",
+            self.pid, handshake.network, handshake.addr
+        ));
+        self.set_phase(Phase::Running {
+            pgid,
+            channel: channel.clone(),
+            failures: 0,
+            connected: true,
+        });
+        self.report(true, None);
+        if let Some(d) = &self.settings.devinfo {
+            let info = DevInfoFile {
+                pid: self.pid,
+                protocol: "grpc".into(),
+                protocol_version: handshake.app_version,
+                addr: handshake.addr.clone(),
+                vite_port: d.vite_port,
+                plugin_id: self.settings.plugin_id.clone(),
+                version: d.version.clone(),
+                started_at: Some(Utc::now()),
+                network: Some(handshake.network.as_str().into()),
+            };
+            if let Err(e) = write_devinfo(&d.path, &info) {
+                self.logs
+                    .warn(format!("cannot write {}: {e}", d.path.display()));
+            }
+        }
+        ctx.run_interval(self.settings.health_interval, |act, ctx| {
+            act.check_health(ctx)
+        });
+        grpc::stream_stdio(channel)
+            .into_actor(self)
+            .map(|res, act, ctx| match res {
+                Ok(stream) => {
+                    ctx.add_stream(stream);
+                }
+                Err(GrpcError::Status(s)) if s.code() == tonic::Code::Unimplemented => {
+                    act.logs.log(
+                        crate::types::LogLevel::Debug,
+                        "the plugin has no StreamStdio (go-plugin before 1.1); its stdout and stderr are read directly",
+                    );
+                }
+                Err(e) => act.logs.warn(format!("cannot read the plugin's stdio stream: {e}")),
+            })
+            .spawn(ctx);
+    }
+
+    fn check_health(&mut self, ctx: &mut Context<Self>) {
+        let Phase::Running { channel, .. } = &self.phase else {
+            return;
+        };
+        grpc::check_health(
+            channel.clone(),
+            self.settings.health_interval.min(Duration::from_secs(5)),
+        )
+        .into_actor(self)
+        .map(|res, act, ctx| {
+            let limit = act.settings.health_failures;
+            let Phase::Running {
+                failures,
+                connected,
+                ..
+            } = &mut act.phase
+            else {
+                return;
+            };
+            match res {
+                Ok(()) => {
+                    *failures = 0;
+                    if !*connected {
+                        *connected = true;
+                        act.logs.info("the plugin answers health checks again");
+                        act.report(true, None);
+                    }
+                }
+                Err(e) => {
+                    *failures += 1;
+                    let n = *failures;
+                    let was_connected = std::mem::replace(connected, false);
+                    act.logs
+                        .warn(format!("health check failed ({n} of {limit}): {e}"));
+                    if was_connected {
+                        act.report(
+                            false,
+                            Some(format!("the plugin does not answer health checks: {e}")),
+                        );
+                    }
+                    if n >= limit {
+                        let msg = format!(
+                            "the plugin failed {n} health checks in a row (hung?); killing it"
+                        );
+                        act.end(ExitKind::Abnormal, msg, ctx);
+                    }
+                }
+            }
+        })
+        .spawn(ctx);
+    }
+
+    fn log_plugin_line(&self, pipe: Pipe, line: &str) {
+        match parse_hclog(line) {
+            Some((level, message)) => self.logs.log(level, message),
+            None => self.logs.log(level_for_line(pipe, line), line.to_string()),
+        }
+    }
+}
+
+impl Actor for PluginProcessActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let s = &self.settings;
+        let mut spec = ProcessSpec::new(&s.binary, vec![], &s.dir);
+        spec.env.insert("OMNIVIEW".into(), s.plugin_id.clone());
+        spec.env
+            .insert("PLUGIN_PROTOCOL_VERSIONS".into(), "1".into());
+        spec.env.insert("PLUGIN_MIN_PORT".into(), "10000".into());
+        spec.env.insert("PLUGIN_MAX_PORT".into(), "25000".into());
+        self.logs
+            .info(format!("$ OMNIVIEW={} {}", s.plugin_id, spec.display()));
+        match self.settings.registry.spawn(&spec) {
+            Ok((child, pgid)) => {
+                self.pid = pgid;
+                forward_child(child, 1, ctx.address());
+                self.set_phase(Phase::Handshaking { pgid });
+                let timeout = self.settings.start_timeout;
+                self.start_timer = Some(ctx.run_later(timeout, move |act, ctx| {
+                    act.start_timer = None;
+                    if matches!(act.phase, Phase::Handshaking { .. }) {
+                        let tail = act.tail.text();
+                        let msg = format!("the plugin printed no handshake line within {timeout:?}; stderr: {tail}");
+                        act.end(ExitKind::Abnormal, msg, ctx);
+                    }
+                }));
+            }
+            Err(e) => {
+                self.set_phase(Phase::Handshaking { pgid: 0 });
+                self.end(ExitKind::Abnormal, e.to_string(), ctx);
+            }
+        }
+    }
+}
+
+impl Handler<ChildLine> for PluginProcessActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ChildLine, ctx: &mut Self::Context) {
+        if let (Phase::Handshaking { pgid }, Pipe::Stdout) = (&self.phase, msg.pipe) {
+            let pgid = *pgid;
+            return self.on_handshake(&msg.line, pgid, ctx);
+        }
+        self.tail.push(msg.pipe, &msg.line);
+        self.log_plugin_line(msg.pipe, &msg.line);
+    }
+}
+
+impl Handler<ChildExited> for PluginProcessActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ChildExited, ctx: &mut Self::Context) {
+        let how = msg
+            .status
+            .as_ref()
+            .map(describe_exit)
+            .unwrap_or_else(|| "ended".into());
+        if matches!(self.phase, Phase::Stopping | Phase::Ended) {
+            self.logs.info(format!("plugin {how}"));
+            return;
+        }
+        let tail = self.tail.text();
+        let kind = if msg.status.is_some_and(|s| s.success()) {
+            ExitKind::Normal
+        } else {
+            ExitKind::Abnormal
+        };
+        let reason = match &self.phase {
+            Phase::Handshaking { .. } if tail.contains(COOKIE_REFUSAL) => format!(
+                "the plugin refused to start ({how}): it did not accept the magic cookie `OMNIVIEW={}` that ovdev set; its go-plugin HandshakeConfig must use MagicCookieKey \"OMNIVIEW\" and MagicCookieValue \"{}\". It printed: {tail}",
+                self.settings.plugin_id, self.settings.plugin_id
+            ),
+            Phase::Handshaking { .. } => format!("the plugin {how} before its handshake: {tail}"),
+            _ => format!("the plugin {how}"),
+        };
+        self.end(kind, reason, ctx);
+    }
+}
+
+impl StreamHandler<Result<StdioData, tonic::Status>> for PluginProcessActor {
+    fn handle(&mut self, item: Result<StdioData, tonic::Status>, _: &mut Self::Context) {
+        if let Ok(chunk) = item {
+            let pipe = if chunk.channel == 2 {
+                Pipe::Stderr
+            } else {
+                Pipe::Stdout
+            };
+            for line in String::from_utf8_lossy(&chunk.data).lines() {
+                self.log_plugin_line(pipe, line);
+            }
+        }
+    }
+
+    fn finished(&mut self, _: &mut Self::Context) {}
+}
+
+/// Stops the plugin gracefully: Shutdown RPC, up to 2 s for the exit, then SIGKILL to the
+/// group. Answers when the group is gone.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct StopPluginProcess;
+
+impl Handler<StopPluginProcess> for PluginProcessActor {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: StopPluginProcess, ctx: &mut Self::Context) -> Self::Result {
+        if let Some(t) = self.start_timer.take() {
+            ctx.cancel_future(t);
+        }
+        let phase = std::mem::replace(&mut self.phase, Phase::Stopping);
+        self.notice.disarm();
+        self.notice.pgid = None;
+        self.remove_devinfo();
+        let registry = self.settings.registry.clone();
+        let logs = self.logs.clone();
+        Box::pin(
+            async move {
+                match phase {
+                    Phase::Running { pgid, channel, .. } => {
+                        if let Err(e) = grpc::shutdown(channel).await {
+                            logs.warn(format!("the plugin's Shutdown call failed ({e}); it gets {SHUTDOWN_WAIT:?} before SIGKILL"));
+                        }
+                        if registry.wait_then_kill(pgid, SHUTDOWN_WAIT).await != crate::process::StopOutcome::Terminated {
+                            logs.warn("the plugin did not exit after Shutdown; killed it");
+                        }
+                    }
+                    Phase::Handshaking { pgid } | Phase::Connecting { pgid } if pgid > 0 => {
+                        registry.stop(pgid, SHUTDOWN_WAIT).await;
+                    }
+                    _ => {}
+                }
+            }
+            .into_actor(self)
+            .map(|(), _, ctx| ctx.stop()),
+        )
+    }
+}
+
+#[cfg(feature = "test-hooks")]
+impl Handler<super::child_guard::PanicForTest> for PluginProcessActor {
+    type Result = ();
+
+    fn handle(&mut self, _: super::child_guard::PanicForTest, _: &mut Self::Context) {
+        panic!("PluginProcessActor: panic requested by a test");
+    }
+}
