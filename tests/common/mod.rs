@@ -102,6 +102,18 @@ impl Recorder {
         }
     }
 
+    /// Like `wait_for`, but an event already seen counts too.
+    pub async fn seen_or_wait(
+        &mut self,
+        what: &str,
+        mut pred: impl FnMut(&DevServerEvent) -> bool,
+    ) -> DevServerEvent {
+        if let Some(ev) = self.seen.iter().find(|e| pred(e)) {
+            return ev.clone();
+        }
+        self.wait_for(what, HANG, pred).await
+    }
+
     /// Waits for a status of `id` matching `pred` and returns it.
     pub async fn wait_status(
         &mut self,

@@ -127,6 +127,9 @@ pub struct PluginProcessActor {
     pid: i32,
     tail: OutputTail,
     start_timer: Option<SpawnHandle>,
+    /// The exit was reported (`ChildExited`): its status is logged before the actor stops.
+    exited: bool,
+    stop_when_exited: bool,
 }
 
 impl PluginProcessActor {
@@ -148,6 +151,8 @@ impl PluginProcessActor {
             pid: 0,
             tail: OutputTail::default(),
             start_timer: None,
+            exited: false,
+            stop_when_exited: false,
         }
     }
 
@@ -504,7 +509,15 @@ impl Handler<StopPluginProcess> for PluginProcessActor {
                 }
             }
             .into_actor(self)
-            .map(|(), _, ctx| ctx.stop()),
+            .map(|(), act, ctx| {
+                // Stay until the exit status is in the log (it may still be on its way).
+                if act.exited || act.pid == 0 {
+                    ctx.stop();
+                } else {
+                    act.stop_when_exited = true;
+                    ctx.run_later(Duration::from_secs(1), |_, ctx| ctx.stop());
+                }
+            }),
         )
     }
 }

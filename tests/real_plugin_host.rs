@@ -1,0 +1,307 @@
+//! The built-in go-plugin host against the real example plugin (Debian's go-plugin 1.0.1):
+//! launch and SERVING, a real gRPC call, edit and reload, a build error that leaves the
+//! running plugin alone, a SIGKILLed plugin restarted under its policy, and a graceful stop.
+//! Plus plugins that misbehave: a wrong cookie, garbage instead of a handshake, no handshake
+//! at all, and an immediate exit.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use omniview_devserver::engine::devinfo::{devinfo_path, read_devinfo};
+use omniview_devserver::engine::grpc;
+use omniview_devserver::engine::handshake::Network;
+use omniview_devserver::{
+    DevProcessStatus, DevServerBuilder, DevServerEvent, DevServerHandle, PackageManager,
+    RestartPolicy, RestartType,
+};
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct PingRequest {}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct PongResponse {
+    #[prost(string, tag = "1")]
+    msg: String,
+}
+
+/// Calls the example's `grpctest.PingPong/Ping` through the address in its `.devinfo`.
+async fn ping(state: &Path, id: &str) -> Result<String, String> {
+    let info = read_devinfo(&devinfo_path(state, id)).map_err(|e| e.to_string())?;
+    let network = match info.network.as_deref() {
+        Some("tcp") => Network::Tcp,
+        _ => Network::Unix,
+    };
+    let channel = grpc::connect(network, &info.addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut client = tonic::client::Grpc::new(channel);
+    client.ready().await.map_err(|e| e.to_string())?;
+    let codec = tonic_prost::ProstCodec::<PingRequest, PongResponse>::default();
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static("/grpctest.PingPong/Ping");
+    let response = client
+        .unary(tonic::Request::new(PingRequest {}), path, codec)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(response.into_inner().msg)
+}
+
+fn host_engine(
+    state: &Path,
+    tweak: impl FnOnce(DevServerBuilder) -> DevServerBuilder,
+) -> (DevServerHandle, Recorder) {
+    let builder = DevServerBuilder::with_host(RecordingHost::new())
+        .state_dir(state)
+        .debounce(Duration::from_millis(100))
+        .launch_plugins(true)
+        .write_devinfo(true)
+        .plugin_restart_policy(RestartPolicy {
+            backoff_initial: Duration::from_millis(100),
+            ..RestartPolicy::new(RestartType::Transient)
+        });
+    let handle = tweak(builder).start().unwrap();
+    let rec = Recorder::new(handle.subscribe());
+    (handle, rec)
+}
+
+fn plugin_pid(state: &Path, id: &str) -> i32 {
+    read_devinfo(&devinfo_path(state, id)).unwrap().pid
+}
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+fn greeting(dir: &Path, body: &str) {
+    atomic_save(&dir.join("pkg/greeting/greeting.go"), body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_real_plugin_is_launched_reloaded_restarted_and_stopped_gracefully() {
+    let (_tmp, dir) = example_copy(false);
+    std::fs::remove_dir_all(dir.join("ui")).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (h, mut rec) = host_engine(state.path(), |b| b);
+    let id = "hello-plugin";
+
+    h.start_dev_server_for_path(id, &dir).await.unwrap();
+    let s = rec.wait_status(id, "serving", |s| s.grpc_connected).await;
+    assert_eq!(
+        s.go_status,
+        DevProcessStatus::Building,
+        "connected before the build reports ready"
+    );
+    rec.wait_status(id, "built", |s| s.go_status == DevProcessStatus::Ready)
+        .await;
+    assert_eq!(
+        ping(state.path(), id).await.unwrap(),
+        "hello from hello-plugin"
+    );
+    let info = read_devinfo(&devinfo_path(state.path(), id)).unwrap();
+    assert_eq!(
+        (info.plugin_id.as_str(), info.version.as_str()),
+        ("hello-plugin", "0.1.0")
+    );
+    assert_eq!(info.network.as_deref(), Some("unix"));
+    assert!(info.started_at.is_some());
+    let first_pid = info.pid;
+    assert!(rec
+        .seen
+        .iter()
+        .any(|e| matches!(e, DevServerEvent::ReloadStart(m) if m["id"] == "hello-plugin")));
+    // The build reports ready only after the reload it caused completed.
+    assert!(rec
+        .seen
+        .iter()
+        .any(|e| matches!(e, DevServerEvent::ReloadComplete(m) if m["version"] == "0.1.0")));
+
+    // Edit and reload: a new process answers with the new text; the old one is gone.
+    greeting(
+        &dir,
+        "package greeting\n\nfunc Message() string {\n\treturn \"reloaded\"\n}\n",
+    );
+    rec.wait_for("reload start", HANG, |e| {
+        matches!(e, DevServerEvent::ReloadStart(_))
+    })
+    .await;
+    rec.wait_for("reload complete", HANG, |e| {
+        matches!(e, DevServerEvent::ReloadComplete(_))
+    })
+    .await;
+    let second_pid = plugin_pid(state.path(), id);
+    assert_ne!(second_pid, first_pid);
+    assert!(!alive(first_pid), "the old plugin process is gone");
+    assert_eq!(ping(state.path(), id).await.unwrap(), "reloaded");
+    rec.seen_or_wait("the old plugin's exit", |e| {
+        matches!(e, DevServerEvent::Log(l) if l.iter().any(|l| l.message == "plugin exited with code 0"))
+    })
+    .await;
+
+    // A build error leaves the running plugin alone.
+    greeting(
+        &dir,
+        "package greeting\n\nfunc Message() string {\n\treturn 42\n}\n",
+    );
+    rec.wait_for("build errors", HANG, |e| {
+        matches!(e, DevServerEvent::BuildErrors(_))
+    })
+    .await;
+    assert_eq!(plugin_pid(state.path(), id), second_pid);
+    assert_eq!(ping(state.path(), id).await.unwrap(), "reloaded");
+    assert!(h.get_dev_server_state(id).await.unwrap().grpc_connected);
+
+    // SIGKILL of the plugin: noticed at once, restarted under the transient policy.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(second_pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let s = rec
+        .wait_status(id, "crash noticed", |s| !s.grpc_connected)
+        .await;
+    assert!(
+        s.last_error.contains("killed by SIGKILL"),
+        "{}",
+        s.last_error
+    );
+    let s = rec.wait_status(id, "restarted", |s| s.grpc_connected).await;
+    assert_eq!(s.restarts, 1);
+    let third_pid = plugin_pid(state.path(), id);
+    assert_ne!(third_pid, second_pid);
+    assert_eq!(ping(state.path(), id).await.unwrap(), "reloaded");
+
+    // Stop: Shutdown RPC, exit code 0, .devinfo removed, nothing left.
+    h.stop_dev_server(id).await.unwrap();
+    assert!(!alive(third_pid));
+    assert!(
+        !devinfo_path(state.path(), id).exists(),
+        ".devinfo is removed when the plugin stops"
+    );
+    rec.drain(Duration::from_millis(300)).await;
+    let exits = rec
+        .log_lines()
+        .iter()
+        .filter(|l| l.as_str() == "plugin exited with code 0")
+        .count();
+    assert!(
+        exits >= 2,
+        "the reload and the stop were graceful: {}",
+        rec.log_text()
+    );
+    h.shutdown().await;
+    assert_no_processes_in(state.path(), Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_with_another_cookie_is_refused_with_the_variable_named() {
+    let (_tmp, dir) = example_copy(false);
+    std::fs::remove_dir_all(dir.join("ui")).unwrap();
+    let main = std::fs::read_to_string(dir.join("pkg/main.go")).unwrap();
+    std::fs::write(
+        dir.join("pkg/main.go"),
+        main.replace("\"OMNIVIEW\"", "\"SOME_OTHER_IDE\""),
+    )
+    .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (h, mut rec) = host_engine(state.path(), |b| {
+        b.plugin_restart_policy(RestartPolicy::new(RestartType::Temporary))
+    });
+    h.start_dev_server_for_path("hello-plugin", &dir)
+        .await
+        .unwrap();
+    let s = rec
+        .wait_status("hello-plugin", "refusal", |s| {
+            s.last_error.contains("magic cookie")
+        })
+        .await;
+    assert!(
+        s.last_error.contains("`OMNIVIEW=hello-plugin`"),
+        "{}",
+        s.last_error
+    );
+    assert!(
+        s.last_error.contains("exited with code 1"),
+        "{}",
+        s.last_error
+    );
+    assert!(
+        s.last_error.contains("This binary is a plugin"),
+        "{}",
+        s.last_error
+    );
+    assert!(!s.grpc_connected);
+    h.shutdown().await;
+}
+
+/// A backend-only plugin whose "binary" is `script` (the fake go installs the sources).
+async fn misbehaving(script: &str, expect: &str) {
+    let tools = FakeTools::new();
+    let root = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "odd", false, true);
+    std::fs::write(dir.join("pkg/main.go"), script).unwrap();
+    let (h, mut rec) = host_engine(state.path(), |b| {
+        b.go(tools.go())
+            .package_manager(PackageManager::Npm)
+            .plugin_start_timeout(Duration::from_millis(500))
+            .plugin_restart_policy(RestartPolicy::new(RestartType::Temporary))
+    });
+    h.start_dev_server_for_path("odd", &dir).await.unwrap();
+    let s = rec
+        .wait_status("odd", "plugin error", |s| !s.last_error.is_empty())
+        .await;
+    assert!(
+        s.last_error.contains(expect),
+        "expected {expect:?} in {:?}",
+        s.last_error
+    );
+    assert!(!s.grpc_connected);
+    h.shutdown().await;
+    assert_no_processes_in(state.path(), Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn garbage_instead_of_a_handshake_is_quoted() {
+    misbehaving(
+        "#!/bin/sh\necho 'hello, I am not a plugin'\nsleep 30\n",
+        "not a go-plugin handshake (expected `1|1|unix|/path|grpc|`): \"hello, I am not a plugin\"",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_handshake_within_the_start_timeout_is_an_error_with_stderr() {
+    misbehaving(
+        "#!/bin/sh\necho 'still loading config' >&2\nsleep 30\n",
+        "printed no handshake line within 500ms; stderr: still loading config",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_immediate_exit_is_reported_with_its_code_and_stderr() {
+    misbehaving(
+        "#!/bin/sh\necho 'cannot open the database' >&2\nexit 3\n",
+        "exited with code 3 before its handshake: cannot open the database",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_netrpc_plugin_is_refused() {
+    misbehaving(
+        "#!/bin/sh\necho '1|1|unix|/tmp/x|netrpc'\nsleep 30\n",
+        "not gRPC",
+    )
+    .await;
+}
