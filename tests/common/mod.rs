@@ -196,6 +196,12 @@ pub fn copy_tree(src: &Path, dst: &Path) {
 /// A fresh copy of `examples/hello-plugin` (without its build output) in a temp dir.
 /// `with_node_modules`: copy the installed UI modules too (the setup script installs them).
 pub fn example_copy(with_node_modules: bool) -> (tempfile::TempDir, PathBuf) {
+    assert_eq!(
+        std::env::var("GO111MODULE").as_deref(),
+        Ok("off"),
+        "the example builds offline in GOPATH mode: run the tests through scripts/test.sh \
+         (or `. scripts/go-env.sh` first)"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let dst = tmp.path().join("hello-plugin");
     let src = repo().join("examples/hello-plugin");
