@@ -305,3 +305,46 @@ async fn a_netrpc_plugin_is_refused() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_plugin_is_killed_after_three_failed_health_checks_and_restarted() {
+    let (_tmp, dir) = example_copy(false);
+    std::fs::remove_dir_all(dir.join("ui")).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (h, mut rec) = host_engine(state.path(), |b| {
+        b.health_checks(Duration::from_millis(200), 3)
+    });
+    h.start_dev_server_for_path("hello-plugin", &dir)
+        .await
+        .unwrap();
+    rec.wait_status("hello-plugin", "serving", |s| s.grpc_connected)
+        .await;
+    let pid = plugin_pid(state.path(), "hello-plugin");
+    // SIGSTOP: the process lives but answers nothing, like a deadlock.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .unwrap();
+    let s = rec
+        .wait_status("hello-plugin", "unhealthy", |s| !s.grpc_connected)
+        .await;
+    assert!(
+        s.last_error.contains("does not answer health checks"),
+        "{}",
+        s.last_error
+    );
+    let s = rec
+        .wait_status("hello-plugin", "restarted", |s| s.grpc_connected)
+        .await;
+    assert_eq!(s.restarts, 1);
+    assert!(!alive(pid), "the hung process was killed");
+    let log = rec.log_text();
+    assert!(log.contains("health check failed (3 of 3)"), "{log}");
+    assert!(
+        log.contains("failed 3 health checks in a row (hung?); killing it"),
+        "{log}"
+    );
+    assert_ne!(plugin_pid(state.path(), "hello-plugin"), pid);
+    h.shutdown().await;
+}
