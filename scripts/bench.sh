@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Measures the dev loop on the example plugin (see benches/dev_loop.rs).
+# Measures the dev loop and the plugin host on the example plugin (benches/dev_loop.rs,
+# benches/plugin_host.rs, the latter next to go-plugin's own Go host in benches/gohost).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 . scripts/go-env.sh
-cargo bench --bench dev_loop
+cargo bench --bench dev_loop --bench plugin_host
