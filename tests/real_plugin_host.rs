@@ -348,3 +348,69 @@ async fn a_hung_plugin_is_killed_after_three_failed_health_checks_and_restarted(
     assert_ne!(plugin_pid(state.path(), "hello-plugin"), pid);
     h.shutdown().await;
 }
+
+/// `examples/fake_go_plugin.rs`, built by `cargo test` (it builds the examples too).
+fn fake_go_plugin_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/fake_go_plugin");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build --examples` (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tcp_plugin_with_a_stdio_stream_is_hosted_too() {
+    let tools = FakeTools::new();
+    let root = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "rusty", false, true);
+    // The fake go installs the sources as the binary: a wrapper around the Rust server.
+    std::fs::write(
+        dir.join("pkg/main.go"),
+        format!("#!/bin/sh\nexec {}\n", fake_go_plugin_binary().display()),
+    )
+    .unwrap();
+    let (h, mut rec) = host_engine(state.path(), |b| {
+        b.go(tools.go()).package_manager(PackageManager::Npm)
+    });
+    h.start_dev_server_for_path("rusty", &dir).await.unwrap();
+    rec.wait_status("rusty", "serving", |s| s.grpc_connected)
+        .await;
+    let info = read_devinfo(&devinfo_path(state.path(), "rusty")).unwrap();
+    assert_eq!(info.network.as_deref(), Some("tcp"));
+    assert!(info.addr.starts_with("127.0.0.1:"), "{}", info.addr);
+    let line = |text: &'static str| move |e: &DevServerEvent| matches!(e, DevServerEvent::Log(l) if l.iter().any(|l| l.message == text));
+    rec.seen_or_wait(
+        "the stdio stream's stdout",
+        line("hello from the stdio stream"),
+    )
+    .await;
+    let ev = rec
+        .seen_or_wait("the stdio stream's hclog line", line("stream warning n=1"))
+        .await;
+    let DevServerEvent::Log(entries) = ev else {
+        unreachable!()
+    };
+    let warning = entries
+        .iter()
+        .find(|e| e.message == "stream warning n=1")
+        .unwrap();
+    assert_eq!(warning.level, omniview_devserver::LogLevel::Warn);
+    assert_eq!(warning.source, omniview_devserver::LogSource::Plugin);
+    rec.seen_or_wait("the plugin's own stderr", |e| {
+        matches!(e, DevServerEvent::Log(l) if l.iter().any(|l| l.message.starts_with("fake plugin listening on 127.0.0.1:")))
+    })
+    .await;
+    h.stop_dev_server("rusty").await.unwrap();
+    rec.seen_or_wait("graceful exit", line("plugin exited with code 0"))
+        .await;
+    h.shutdown().await;
+}
