@@ -459,3 +459,37 @@ async fn grandchildren_that_leave_their_group_and_lose_their_parent_are_stopped_
     assert_eq!(wait_exit(&mut child).await.code(), Some(0));
     assert_no_processes_in(&dir, Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_vite_runs_only_the_backend_and_the_cli_hosts_the_plugin() {
+    let (_tmp, dir) = example_copy(false);
+    let state = tempfile::tempdir().unwrap();
+    let (mut child, mut lines) = spawn_piped(
+        ovdev()
+            .args(["dev", "--json", "--no-vite", "--state-dir"])
+            .arg(state.path())
+            .arg(&dir),
+    );
+    let mut seen = vec![];
+    let ready = read_until(&mut lines, &mut seen, "plugin serving", |v| {
+        is_status(v, |d| {
+            d["goStatus"] == "ready" && d["grpcConnected"] == true
+        })
+    })
+    .await;
+    assert_eq!(ready["data"]["viteStatus"], "idle");
+    assert_eq!(ready["data"]["vitePort"], 0);
+    assert!(seen
+        .iter()
+        .any(|v| v["name"] == "plugin/dev_reload_complete" && v["data"]["id"] == "hello-plugin"));
+    assert!(
+        !dir.join("ui/node_modules").exists(),
+        "nothing was installed for the UI"
+    );
+    let devinfo = state.path().join("plugins/hello-plugin/.devinfo");
+    assert!(devinfo.is_file(), "a running IDE can attach");
+    signal(&child, Signal::SIGTERM);
+    assert_eq!(wait_exit(&mut child).await.code(), Some(0));
+    assert!(!devinfo.exists(), "the .devinfo goes with the plugin");
+    assert_no_processes_in(state.path(), Duration::from_secs(5)).await;
+}

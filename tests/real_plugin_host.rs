@@ -139,6 +139,19 @@ async fn the_real_plugin_is_launched_reloaded_restarted_and_stopped_gracefully()
     })
     .await;
     let second_pid = plugin_pid(state.path(), id);
+    // Each step shows in the state: connected, not connected while relaunching, connected.
+    let flips: Vec<bool> = rec
+        .seen
+        .iter()
+        .filter_map(|e| match e {
+            DevServerEvent::Status(s) => Some(s.grpc_connected),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        flips.windows(3).any(|w| w == [true, false, true]),
+        "{flips:?}"
+    );
     assert_ne!(second_pid, first_pid);
     assert!(!alive(first_pid), "the old plugin process is gone");
     assert_eq!(ping(state.path(), id).await.unwrap(), "reloaded");

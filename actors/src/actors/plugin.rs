@@ -557,6 +557,8 @@ impl Handler<ReloadProcess> for PluginActor {
         };
         Box::pin(stop_old.into_actor(self).then(move |(), act, ctx| {
             if !act.stopping {
+                // The old process is gone: not connected until the new one serves.
+                act.set_status(ChildKind::PluginProcess, DevProcessStatus::Starting, None);
                 act.start_process(ctx);
                 act.pending_reload = Some(PendingReload {
                     generation: act.process_sup.generation,
