@@ -3,20 +3,25 @@
 //! # Layout
 //! - Pure logic, no actix types, unit-tested: [`types`] (wire format), [`build_errors`],
 //!   [`log_ring`], [`ansi`], [`vite_ready`], [`ports`], [`debounce`], [`package_manager`],
-//!   [`plugin_id`], [`line_codec`], [`go_watch_paths`], [`binary_swap`], [`process`]
-//!   (process specs and group stops).
+//!   [`plugin_id`], [`line_codec`], [`go_watch_paths`], [`binary_swap`], [`restart`] (restart
+//!   policies), [`handshake`] and [`hclog`] (go-plugin), [`devinfo`], [`process`] (process
+//!   specs and group stops).
+//! - [`registry`]: every spawned process group, in a run file and told to a watchdog.
+//! - [`grpc`]: the client side of go-plugin's gRPC services (health, Shutdown, stdio).
 //! - Actors, one per file under [`actors`]: `DevServerSupervisor` owns the plugin map and the
 //!   global `PortAllocatorActor`; one `PluginActor` per dev plugin owns its `DevServerState`
-//!   and its children `ViteActor`, `GoWatcherActor` and `LogBufferActor`.
+//!   and supervises its children `ViteActor`, `GoWatcherActor`, `PluginProcessActor` (the
+//!   built-in go-plugin host) and `LogBufferActor`.
 //! - [`events`]: the typed events and the non-blocking [`events::EventBus`].
 //! - [`host`]: the [`host::PluginHost`] trait through which a rebuilt plugin is reloaded.
 //!
 //! # How it works
 //! Every public operation is a message to the supervisor. Children report to their
 //! `PluginActor`, which folds the reports into its state and publishes one
-//! `plugin/devserver/status` event per change. Log lines go to the plugin's `LogBufferActor`,
-//! which batches them onto the bus every 100 ms. Child processes run in their own process
-//! groups and are stopped group-wide (SIGTERM, grace, SIGKILL).
+//! `plugin/devserver/status` event per change, and restarts crashed children under their
+//! restart policies. Log lines go to the plugin's `LogBufferActor`, which batches them onto
+//! the bus every 100 ms. Child processes run in their own process groups and are stopped
+//! group-wide (SIGTERM, grace, SIGKILL); nothing outlives the engine (see `registry`).
 
 pub mod actors;
 pub mod ansi;

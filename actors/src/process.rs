@@ -237,41 +237,38 @@ pub enum StopOutcome {
 /// `child` (the group leader, if the caller owns it) is reaped while waiting. Returns once
 /// every process is gone, or reports [`StopOutcome::Stuck`] after SIGKILL and three more
 /// seconds.
-pub async fn stop_group(pgid: i32, mut child: Option<&mut Child>, grace: Duration) -> StopOutcome {
+pub async fn stop_group(pgid: i32, child: Option<&mut Child>, grace: Duration) -> StopOutcome {
+    stop_groups(pgid, child, Some(Signal::SIGTERM), grace).await
+}
+
+/// Waits up to `wait` for group `pgid` (and its descendants' groups) to exit on its own, as
+/// after a graceful-shutdown request, then SIGKILLs what is left.
+pub async fn wait_then_kill(pgid: i32, wait: Duration) -> StopOutcome {
+    stop_groups(pgid, None, None, wait).await
+}
+
+async fn stop_groups(
+    pgid: i32,
+    mut child: Option<&mut Child>,
+    first: Option<Signal>,
+    wait: Duration,
+) -> StopOutcome {
     let groups = match process_table() {
         Some(table) => descendant_groups(pgid, &table),
         None => vec![pgid],
     };
-    for &g in &groups {
-        signal_group(g, Signal::SIGTERM);
+    if let Some(sig) = first {
+        for &g in &groups {
+            signal_group(g, sig);
+        }
     }
-    if wait_groups_gone(&groups, child.as_deref_mut(), grace).await {
+    if wait_groups_gone(&groups, child.as_deref_mut(), wait).await {
         return StopOutcome::Terminated;
     }
     for &g in &groups {
         signal_group(g, Signal::SIGKILL);
     }
     if wait_groups_gone(&groups, child, Duration::from_secs(3)).await {
-        StopOutcome::Killed
-    } else {
-        StopOutcome::Stuck
-    }
-}
-
-/// Waits up to `wait` for group `pgid` (and its descendants' groups) to exit on its own, as
-/// after a graceful-shutdown request, then SIGKILLs what is left.
-pub async fn wait_then_kill(pgid: i32, wait: Duration) -> StopOutcome {
-    let groups = match process_table() {
-        Some(table) => descendant_groups(pgid, &table),
-        None => vec![pgid],
-    };
-    if wait_groups_gone(&groups, None, wait).await {
-        return StopOutcome::Terminated;
-    }
-    for &g in &groups {
-        signal_group(g, Signal::SIGKILL);
-    }
-    if wait_groups_gone(&groups, None, Duration::from_secs(3)).await {
         StopOutcome::Killed
     } else {
         StopOutcome::Stuck
