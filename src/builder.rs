@@ -201,15 +201,7 @@ impl DevServerBuilder {
 
     /// The settings the engine would run with; no side effects.
     pub fn resolve(&self) -> Result<EngineConfig, BuilderError> {
-        let state_dir = match self.state_dir.clone() {
-            Some(d) => d,
-            None => match std::env::var_os(STATE_DIR_ENV).filter(|v| !v.is_empty()) {
-                Some(d) => PathBuf::from(d),
-                None => dirs::home_dir()
-                    .map(|h| h.join(".omniview"))
-                    .ok_or(BuilderError::NoStateDir)?,
-            },
-        };
+        let state_dir = resolve_state_dir(self.state_dir.clone())?;
         let mut cfg = self.config.clone();
         cfg.state_dir = state_dir;
         cfg.go = tool(self.go.clone(), "go", "`go` path")?;
@@ -248,6 +240,20 @@ impl DevServerBuilder {
             })?;
         let (addr, system) = rx.recv().map_err(|_| BuilderError::EngineDied)?;
         Ok(DevServerHandle::new(addr, bus, Some(system)))
+    }
+}
+
+/// The state root: `given`, else `$OMNIVIEW_STATE_DIR`, else `~/.omniview`. The one place
+/// where it is resolved.
+pub fn resolve_state_dir(given: Option<PathBuf>) -> Result<PathBuf, BuilderError> {
+    match given {
+        Some(d) => Ok(d),
+        None => match std::env::var_os(STATE_DIR_ENV).filter(|v| !v.is_empty()) {
+            Some(d) => Ok(PathBuf::from(d)),
+            None => dirs::home_dir()
+                .map(|h| h.join(".omniview"))
+                .ok_or(BuilderError::NoStateDir),
+        },
     }
 }
 

@@ -10,7 +10,7 @@ mod builder;
 mod handle;
 pub mod manifest;
 
-pub use builder::{BuilderError, DevServerBuilder};
+pub use builder::{resolve_state_dir, BuilderError, DevServerBuilder};
 pub use futures::future::BoxFuture;
 pub use handle::DevServerHandle;
 pub use ovdev_actors::error::DevServerError;

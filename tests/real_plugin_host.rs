@@ -11,42 +11,10 @@ use std::time::Duration;
 
 use common::*;
 use omniview_devserver::engine::devinfo::{devinfo_path, read_devinfo};
-use omniview_devserver::engine::grpc;
-use omniview_devserver::engine::handshake::Network;
 use omniview_devserver::{
     DevProcessStatus, DevServerBuilder, DevServerEvent, DevServerHandle, PackageManager,
     RestartPolicy, RestartType,
 };
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct PingRequest {}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct PongResponse {
-    #[prost(string, tag = "1")]
-    msg: String,
-}
-
-/// Calls the example's `grpctest.PingPong/Ping` through the address in its `.devinfo`.
-async fn ping(state: &Path, id: &str) -> Result<String, String> {
-    let info = read_devinfo(&devinfo_path(state, id)).map_err(|e| e.to_string())?;
-    let network = match info.network.as_deref() {
-        Some("tcp") => Network::Tcp,
-        _ => Network::Unix,
-    };
-    let channel = grpc::connect(network, &info.addr)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut client = tonic::client::Grpc::new(channel);
-    client.ready().await.map_err(|e| e.to_string())?;
-    let codec = tonic_prost::ProstCodec::<PingRequest, PongResponse>::default();
-    let path = tonic::codegen::http::uri::PathAndQuery::from_static("/grpctest.PingPong/Ping");
-    let response = client
-        .unary(tonic::Request::new(PingRequest {}), path, codec)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(response.into_inner().msg)
-}
 
 fn host_engine(
     state: &Path,

@@ -16,6 +16,28 @@ pub struct Cli {
 pub enum Command {
     /// Run Vite and rebuild the Go backend on save, for one or more plugin directories.
     Dev(DevArgs),
+    /// Run a go-plugin plugin binary in external mode: write its .devinfo so a running
+    /// Omniview IDE (or `ovdev dev`) attaches to it; for use with air or a debugger.
+    ServeExternal(ServeExternalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeExternalArgs {
+    /// Plugin id (default: `id` of the nearest plugin.yaml, from the working directory up).
+    #[arg(long)]
+    pub id: Option<String>,
+
+    /// Port of a Vite dev server you run for the plugin's UI, advertised in .devinfo.
+    #[arg(long, value_name = "N")]
+    pub vite_port: Option<u16>,
+
+    /// State directory (default: $OMNIVIEW_STATE_DIR, else ~/.omniview).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// The plugin binary and its arguments, after `--`.
+    #[arg(required = true, last = true, value_name = "BINARY [ARGS]...")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

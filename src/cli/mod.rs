@@ -3,6 +3,7 @@
 mod args;
 mod host;
 mod output;
+mod serve_external;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -29,6 +30,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Dev(args) => run_dev(args),
+        Command::ServeExternal(args) => serve_external::run(args),
     }
 }
 

@@ -422,3 +422,51 @@ pub fn fake_plugin(root: &Path, id: &str, ui: bool, pkg: bool) -> PathBuf {
     }
     dir
 }
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct PingRequest {}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct PongResponse {
+    #[prost(string, tag = "1")]
+    msg: String,
+}
+
+/// Calls the example's `grpctest.PingPong/Ping` through the address in `<state>/plugins/<id>/.devinfo`.
+pub async fn ping(state: &Path, id: &str) -> Result<String, String> {
+    use omniview_devserver::engine::devinfo::{devinfo_path, read_devinfo};
+    use omniview_devserver::engine::grpc;
+    use omniview_devserver::engine::handshake::Network;
+    let info = read_devinfo(&devinfo_path(state, id)).map_err(|e| e.to_string())?;
+    let network = match info.network.as_deref() {
+        Some("tcp") => Network::Tcp,
+        _ => Network::Unix,
+    };
+    let channel = grpc::connect(network, &info.addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut client = tonic::client::Grpc::new(channel);
+    client.ready().await.map_err(|e| e.to_string())?;
+    let codec = tonic_prost::ProstCodec::<PingRequest, PongResponse>::default();
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static("/grpctest.PingPong/Ping");
+    let response = client
+        .unary(tonic::Request::new(PingRequest {}), path, codec)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(response.into_inner().msg)
+}
+
+/// Builds the example plugin's binary into `out` (GOPATH mode, see scripts/go-env.sh).
+pub fn build_example_binary(out: &Path) -> PathBuf {
+    let (_tmp, dir) = example_copy(false);
+    let bin = out.join("hello-plugin-bin");
+    let status = std::process::Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg("./pkg")
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "go build of the example failed");
+    bin
+}
