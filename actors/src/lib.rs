@@ -40,6 +40,7 @@ pub mod host;
 pub mod line_codec;
 pub mod log_ring;
 pub mod package_manager;
+pub mod pid_check;
 pub mod plugin_id;
 pub mod ports;
 pub mod process;
