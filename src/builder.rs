@@ -194,6 +194,16 @@ impl DevServerBuilder {
         self.tweak(move |c| c.plugin_policy = policy)
     }
 
+    /// Watch `<state>/plugins/*/.devinfo` and attach to plugins run outside ovdev (default on).
+    pub fn watch_external(self, on: bool) -> Self {
+        self.tweak(move |c| c.watch_external = on)
+    }
+
+    /// How often an attached external plugin's health is checked (default 5 s).
+    pub fn external_health_interval(self, d: Duration) -> Self {
+        self.tweak(move |c| c.external_health_interval = d)
+    }
+
     /// Events a subscriber may lag behind before it misses some (default 4096).
     pub fn event_capacity(self, n: usize) -> Self {
         self.tweak(move |c| c.event_capacity = n)

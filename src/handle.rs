@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use actix::Addr;
 use ovdev_actors::actors::supervisor::{
-    GetDevServerLogs, GetDevServerState, IsManaged, ListDevServerStates, RebuildPlugin, Shutdown,
-    StartDevServer, StopDevServer,
+    AttachExternal, DetachExternal, GetDevServerLogs, GetDevServerState, IsManaged,
+    ListDevServerStates, RebuildPlugin, Shutdown, StartDevServer, StopDevServer,
 };
 use ovdev_actors::actors::DevServerSupervisor;
 use ovdev_actors::error::DevServerError;
@@ -145,18 +145,27 @@ impl DevServerHandle {
         Ok(self.inner.addr.send(msg).await?)
     }
 
-    /// Attaching to externally run plugins arrives with the external-mode issue.
+    /// Attaches now to a plugin run outside ovdev, from its `.devinfo`; `vite_port` (when
+    /// non-zero) overrides the file's. Refused while ovdev manages a dev server for it.
     pub async fn attach_external(
         &self,
-        _plugin_id: &str,
-        _vite_port: u16,
+        plugin_id: &str,
+        vite_port: u16,
     ) -> Result<DevServerState, DevServerError> {
-        Err(DevServerError::ExternalNotImplemented)
+        let msg = AttachExternal {
+            plugin_id: plugin_id.to_string(),
+            vite_port,
+        };
+        self.inner.addr.send(msg).await?
     }
 
-    /// Detaching from externally run plugins arrives with the external-mode issue.
-    pub async fn detach_external(&self, _plugin_id: &str) -> Result<(), DevServerError> {
-        Err(DevServerError::ExternalNotImplemented)
+    /// Drops the attachment to an external plugin without touching its process; its
+    /// `.devinfo` is ignored until it changes.
+    pub async fn detach_external(&self, plugin_id: &str) -> Result<(), DevServerError> {
+        let msg = DetachExternal {
+            plugin_id: plugin_id.to_string(),
+        };
+        self.inner.addr.send(msg).await?
     }
 
     /// Stops every dev server and returns once every child process group is gone; then stops

@@ -90,7 +90,7 @@ async fn usage_errors_exit_2_and_name_the_problem() {
     );
     let err = usage_error(&["dev", "--package-manager", "cargo", a.to_str().unwrap()]).await;
     assert!(err.contains("unknown package manager `cargo`"), "{err}");
-    let err = usage_error(&["dev"]).await;
+    let err = usage_error(&["dev", "--no-external"]).await;
     assert!(err.contains("PLUGIN_DIR"), "{err}");
 }
 

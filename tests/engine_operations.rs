@@ -106,11 +106,11 @@ async fn errors_name_the_problem() {
     ));
     assert!(matches!(
         h.attach_external("x", 1).await,
-        Err(DevServerError::ExternalNotImplemented)
+        Err(DevServerError::ExternalUnavailable { .. })
     ));
     assert!(matches!(
         h.detach_external("x").await,
-        Err(DevServerError::ExternalNotImplemented)
+        Err(DevServerError::NotAttached(_))
     ));
 
     let idle = h.get_dev_server_state("idle-one").await.unwrap();

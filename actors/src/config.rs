@@ -69,6 +69,10 @@ pub struct EngineConfig {
     pub health_failures: u32,
     /// How a launched plugin process is restarted when it crashes.
     pub plugin_policy: RestartPolicy,
+    /// Watch `<state>/plugins/*/.devinfo` and attach to plugins run outside ovdev.
+    pub watch_external: bool,
+    /// How often an attached external plugin's health is checked.
+    pub external_health_interval: Duration,
     /// Linux: make this process a child subreaper, so that grandchildren whose parents exit
     /// are re-parented here (not to init), reaped, and killed at shutdown. Process-wide: only
     /// for a process whose children are all the engine's (the `ovdev` CLI), not an IDE.
@@ -106,6 +110,8 @@ impl EngineConfig {
             health_interval: Duration::from_secs(5),
             health_failures: 3,
             plugin_policy: RestartPolicy::new(crate::restart::RestartType::Transient),
+            watch_external: true,
+            external_health_interval: Duration::from_secs(5),
             child_subreaper: false,
         }
     }

@@ -30,8 +30,14 @@ pub enum DevServerError {
     NoFreePort(#[from] NoFreePort),
     #[error("`{tool}` not found on PATH; install it or set {fix}")]
     ToolNotFound { tool: String, fix: String },
-    #[error("external mode (attach_external/detach_external) is not implemented yet; it arrives with the external-mode issue")]
-    ExternalNotImplemented,
+    #[error("plugin `{0}` runs outside ovdev and is attached through its .devinfo; detach it first (detach_external)")]
+    AttachedExternally(String),
+    #[error("plugin `{0}` has a dev server managed by ovdev; stop it before attaching to an external process")]
+    AlreadyManaged(String),
+    #[error("cannot attach to plugin `{id}`: {reason}")]
+    ExternalUnavailable { id: String, reason: String },
+    #[error("plugin `{0}` is not attached as an external plugin")]
+    NotAttached(String),
     #[error("the plugin host failed: {0}")]
     Host(String),
     #[error("the dev server engine has stopped")]

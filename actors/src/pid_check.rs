@@ -24,7 +24,11 @@ pub enum PidVerdict {
 
 /// Judges `started` (the process's start time, `None` when unknown) against the file's
 /// `started_at`. Pure.
-pub fn judge(alive: bool, started: Option<DateTime<Utc>>, started_at: Option<DateTime<Utc>>) -> PidVerdict {
+pub fn judge(
+    alive: bool,
+    started: Option<DateTime<Utc>>,
+    started_at: Option<DateTime<Utc>>,
+) -> PidVerdict {
     if !alive {
         return PidVerdict::Dead;
     }
@@ -109,9 +113,18 @@ mod tests {
         let t = Utc::now();
         assert_eq!(judge(false, Some(t), Some(t)), PidVerdict::Dead);
         assert_eq!(judge(true, None, Some(t)), PidVerdict::Alive);
-        assert_eq!(judge(true, Some(t - chrono::Duration::seconds(60)), Some(t)), PidVerdict::Alive);
-        assert_eq!(judge(true, Some(t + chrono::Duration::seconds(1)), Some(t)), PidVerdict::Alive);
-        assert_eq!(judge(true, Some(t + chrono::Duration::seconds(30)), Some(t)), PidVerdict::Reused);
+        assert_eq!(
+            judge(true, Some(t - chrono::Duration::seconds(60)), Some(t)),
+            PidVerdict::Alive
+        );
+        assert_eq!(
+            judge(true, Some(t + chrono::Duration::seconds(1)), Some(t)),
+            PidVerdict::Alive
+        );
+        assert_eq!(
+            judge(true, Some(t + chrono::Duration::seconds(30)), Some(t)),
+            PidVerdict::Reused
+        );
     }
 
     #[test]
@@ -122,15 +135,24 @@ mod tests {
         assert!(Utc::now() - started < chrono::Duration::hours(2));
         assert_eq!(check(me, Some(Utc::now())), PidVerdict::Alive);
         // A file older than this process: whoever has this PID now is not its writer.
-        assert_eq!(check(me, Some(started - chrono::Duration::minutes(5))), PidVerdict::Reused);
+        assert_eq!(
+            check(me, Some(started - chrono::Duration::minutes(5))),
+            PidVerdict::Reused
+        );
     }
 
     #[tokio::test]
     async fn wait_exit_notices_an_exit_at_once() {
-        let mut child = std::process::Command::new("sleep").arg("0.2").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("0.2")
+            .spawn()
+            .unwrap();
         let pid = child.id() as i32;
         let waiter = tokio::spawn(async move { wait_exit(pid).await });
         let _ = child.wait();
-        tokio::time::timeout(Duration::from_secs(2), waiter).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(2), waiter)
+            .await
+            .unwrap()
+            .unwrap();
     }
 }

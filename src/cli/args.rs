@@ -42,8 +42,9 @@ pub struct ServeExternalArgs {
 
 #[derive(Debug, Args)]
 pub struct DevArgs {
-    /// Plugin source directories (each with plugin.yaml, pkg/ and/or ui/).
-    #[arg(required = true, value_name = "PLUGIN_DIR")]
+    /// Plugin source directories (each with plugin.yaml, pkg/ and/or ui/). None: only attach
+    /// to plugins run outside ovdev (external mode).
+    #[arg(value_name = "PLUGIN_DIR")]
     pub plugin_dirs: Vec<PathBuf>,
 
     /// Plugin id, instead of plugin.yaml's `id` (only with one directory).
@@ -97,6 +98,10 @@ pub struct DevArgs {
     /// Do not run the UI's Vite dev server.
     #[arg(long)]
     pub no_vite: bool,
+
+    /// Do not attach to plugins run outside ovdev (their .devinfo files).
+    #[arg(long)]
+    pub no_external: bool,
 
     /// Do not launch the built plugin (only build and install it).
     #[arg(long)]

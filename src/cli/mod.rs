@@ -41,6 +41,9 @@ fn usage_error(msg: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
 }
 
 fn run_dev(args: DevArgs) -> anyhow::Result<ExitCode> {
+    if args.plugin_dirs.is_empty() && args.no_external {
+        return usage_error("give at least one PLUGIN_DIR, or leave out `--no-external` to attach to plugins run outside ovdev");
+    }
     if args.id.is_some() && args.plugin_dirs.len() > 1 {
         return usage_error("`--id` can only be used with a single plugin directory");
     }
@@ -92,6 +95,7 @@ fn run_dev(args: DevArgs) -> anyhow::Result<ExitCode> {
         // Standalone, ovdev is the plugin host; a running IDE can attach through .devinfo.
         .launch_plugins(!args.no_launch)
         .write_devinfo(!args.no_launch)
+        .watch_external(!args.no_external)
         .plugin_start_timeout(Duration::from_secs(args.plugin_start_timeout_secs));
     if let Some(d) = &args.state_dir {
         builder = builder.state_dir(d);

@@ -2,6 +2,8 @@
 
 pub mod child_guard;
 pub mod child_output;
+pub mod external_plugin;
+pub mod external_watcher;
 pub mod go_watcher;
 pub mod log_buffer;
 pub mod plugin;

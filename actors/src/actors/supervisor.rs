@@ -10,6 +10,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use futures::future::{BoxFuture, FutureExt, Shared};
 
+use super::external_plugin::{Detach, ExternalChanged, ExternalGone, ExternalPluginActor};
+use super::external_watcher::{live_devinfo, DevinfoProblem, DevinfoSeen, ExternalWatcherActor};
 use super::go_watcher::GoWatcherSettings;
 use super::log_buffer::LogBufferActor;
 use super::plugin::{GetPluginLogs, GetState, PluginActor, PluginPlan, Rebuild, StopPlugin};
@@ -17,14 +19,15 @@ use super::plugin_process::{DevinfoSettings, PluginProcessSettings};
 use super::port_allocator::{AllocatePort, PortAllocatorActor};
 use super::vite::ViteSettings;
 use crate::config::EngineConfig;
+use crate::devinfo::ValidDevInfo;
 use crate::error::DevServerError;
-use crate::events::EventBus;
+use crate::events::{DevServerEvent, EventBus};
 use crate::host::PluginHost;
 use crate::package_manager::{detect_package_manager, PackageManager};
 use crate::plugin_id::validate_plugin_id;
 use crate::process::find_on_path;
 use crate::registry::{kill_leftovers, ProcessRegistry};
-use crate::types::{DevServerState, LogEntry};
+use crate::types::{DevProcessStatus, DevServerMode, DevServerState, LogEntry};
 
 /// A stop in progress, awaited by whoever needs it finished.
 type PendingStop = Shared<BoxFuture<'static, ()>>;
@@ -45,6 +48,19 @@ pub struct DevServerSupervisor {
     stopping: HashMap<String, PendingStop>,
     /// Last log `seq` per plugin, kept across restarts.
     log_seqs: HashMap<String, Arc<AtomicU64>>,
+    /// Plugins run outside ovdev, attached through their `.devinfo`.
+    externals: HashMap<String, External>,
+    /// Detached plugins: their `.devinfo` with this content is ignored until it changes.
+    detached: HashMap<String, Vec<u8>>,
+    next_external: u64,
+}
+
+/// One attachment to an external plugin.
+struct External {
+    addr: Addr<ExternalPluginActor>,
+    generation: u64,
+    content: Vec<u8>,
+    state: DevServerState,
 }
 
 impl DevServerSupervisor {
@@ -67,6 +83,9 @@ impl DevServerSupervisor {
             plugins: HashMap::new(),
             stopping: HashMap::new(),
             log_seqs: HashMap::new(),
+            externals: HashMap::new(),
+            detached: HashMap::new(),
+            next_external: 0,
         }
     }
 
@@ -189,10 +208,76 @@ impl DevServerSupervisor {
     }
 }
 
+impl DevServerSupervisor {
+    /// Attaches to the external plugin `info` (replacing an earlier attachment) and returns
+    /// its first state.
+    fn attach(
+        &mut self,
+        id: &str,
+        info: ValidDevInfo,
+        content: Vec<u8>,
+        vite_port: Option<u16>,
+        ctx: &mut Context<Self>,
+    ) -> DevServerState {
+        self.drop_external(id);
+        self.next_external += 1;
+        let generation = self.next_external;
+        let mut info = info;
+        if let Some(port) = vite_port.filter(|p| *p != 0) {
+            info.vite_port = port;
+        }
+        let mut state = DevServerState::idle(id);
+        state.mode = DevServerMode::External;
+        state.vite_port = info.vite_port;
+        state.vite_status = if info.vite_port == 0 {
+            DevProcessStatus::Idle
+        } else {
+            DevProcessStatus::Starting
+        };
+        tracing::info!(plugin = id, pid = info.pid, addr = %info.addr, "attaching to an external plugin");
+        let file = crate::devinfo::devinfo_path(&self.config.state_dir, id);
+        let actor = ExternalPluginActor::new(
+            id.to_string(),
+            generation,
+            info,
+            file,
+            content.clone(),
+            self.config.external_health_interval,
+            ctx.address().recipient(),
+            ctx.address().recipient(),
+        )
+        .start();
+        self.bus.publish(DevServerEvent::Status(state.clone()));
+        self.externals.insert(
+            id.to_string(),
+            External {
+                addr: actor,
+                generation,
+                content,
+                state: state.clone(),
+            },
+        );
+        state
+    }
+
+    /// Ends an attachment (the process is left alone) and publishes the final `idle` state.
+    fn drop_external(&mut self, id: &str) -> Option<External> {
+        let ext = self.externals.remove(id)?;
+        ext.addr.do_send(Detach);
+        self.bus
+            .publish(DevServerEvent::Status(DevServerState::idle(id)));
+        Some(ext)
+    }
+}
+
 impl Actor for DevServerSupervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        if self.config.watch_external {
+            let dir = self.config.state_dir.join("plugins");
+            ExternalWatcherActor::new(dir, ctx.address().recipient()).start();
+        }
         if self.config.child_subreaper {
             match become_subreaper() {
                 Ok(()) => {
@@ -271,6 +356,10 @@ impl Handler<StartDevServer> for DevServerSupervisor {
 
     fn handle(&mut self, msg: StartDevServer, _: &mut Self::Context) -> Self::Result {
         let host = self.host.clone();
+        if self.externals.contains_key(&msg.plugin_id) {
+            let err = DevServerError::AttachedExternally(msg.plugin_id);
+            return AtomicResponse::new(Box::pin(actix::fut::ready(Err(err))));
+        }
         let running = self.plugins.get(&msg.plugin_id).cloned();
         let pending_stop = self.stopping.get(&msg.plugin_id).cloned();
         let id = msg.plugin_id.clone();
@@ -473,6 +562,10 @@ impl Handler<GetDevServerState> for DevServerSupervisor {
     type Result = ResponseFuture<DevServerState>;
 
     fn handle(&mut self, msg: GetDevServerState, _: &mut Self::Context) -> Self::Result {
+        if let Some(ext) = self.externals.get(&msg.plugin_id) {
+            let state = ext.state.clone();
+            return Box::pin(async move { state });
+        }
         let addr = self.plugins.get(&msg.plugin_id).cloned();
         Box::pin(async move {
             match addr {
@@ -496,8 +589,9 @@ impl Handler<ListDevServerStates> for DevServerSupervisor {
 
     fn handle(&mut self, _: ListDevServerStates, _: &mut Self::Context) -> Self::Result {
         let addrs: Vec<_> = self.plugins.values().cloned().collect();
+        let external: Vec<_> = self.externals.values().map(|e| e.state.clone()).collect();
         Box::pin(async move {
-            let mut states = Vec::with_capacity(addrs.len());
+            let mut states = external;
             for a in addrs {
                 if let Ok(s) = a.send(GetState).await {
                     states.push(s);
@@ -542,7 +636,7 @@ impl Handler<IsManaged> for DevServerSupervisor {
     type Result = bool;
 
     fn handle(&mut self, msg: IsManaged, _: &mut Self::Context) -> bool {
-        self.plugins.contains_key(&msg.plugin_id)
+        self.plugins.contains_key(&msg.plugin_id) || self.externals.contains_key(&msg.plugin_id)
     }
 }
 
@@ -555,6 +649,10 @@ impl Handler<Shutdown> for DevServerSupervisor {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _: Shutdown, _: &mut Self::Context) -> Self::Result {
+        let external: Vec<String> = self.externals.keys().cloned().collect();
+        for id in external {
+            self.drop_external(&id);
+        }
         let addrs: Vec<_> = self.plugins.drain().map(|(_, a)| a).collect();
         let pending: Vec<_> = self.stopping.drain().map(|(_, s)| s).collect();
         let registry = self.registry.clone();
@@ -594,5 +692,143 @@ impl Handler<PanicPluginChild> for DevServerSupervisor {
                 None => false,
             }
         })
+    }
+}
+
+impl Handler<DevinfoSeen> for DevServerSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: DevinfoSeen, ctx: &mut Self::Context) {
+        let id = msg.plugin_id;
+        // Files of plugins ovdev manages are its own (the built-in host writes them).
+        if self.plugins.contains_key(&id) || self.stopping.contains_key(&id) {
+            return;
+        }
+        match msg.found {
+            None => {
+                self.detached.remove(&id);
+                self.drop_external(&id);
+            }
+            Some((info, content)) => {
+                if self.detached.get(&id) == Some(&content) {
+                    return;
+                }
+                self.detached.remove(&id);
+                if self
+                    .externals
+                    .get(&id)
+                    .is_some_and(|e| e.content == content)
+                {
+                    return;
+                }
+                self.attach(&id, info, content, None, ctx);
+            }
+        }
+    }
+}
+
+impl Handler<ExternalChanged> for DevServerSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ExternalChanged, _: &mut Self::Context) {
+        let Some(ext) = self
+            .externals
+            .get_mut(&msg.plugin_id)
+            .filter(|e| e.generation == msg.generation)
+        else {
+            return;
+        };
+        let before = ext.state.clone();
+        let s = &mut ext.state;
+        s.grpc_connected = msg.connected;
+        if s.vite_port != 0 {
+            s.vite_status = if msg.vite_ready {
+                DevProcessStatus::Ready
+            } else {
+                DevProcessStatus::Starting
+            };
+        }
+        s.vite_url = if s.vite_status == DevProcessStatus::Ready {
+            DevServerState::vite_url_for(s.vite_port)
+        } else {
+            String::new()
+        };
+        match msg.error {
+            Some(e) => s.last_error = e,
+            None if msg.connected => s.last_error.clear(),
+            None => {}
+        }
+        if ext.state != before {
+            self.bus.publish(DevServerEvent::Status(ext.state.clone()));
+        }
+    }
+}
+
+impl Handler<ExternalGone> for DevServerSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ExternalGone, _: &mut Self::Context) {
+        if self
+            .externals
+            .get(&msg.plugin_id)
+            .is_some_and(|e| e.generation == msg.generation)
+        {
+            self.drop_external(&msg.plugin_id);
+        }
+    }
+}
+
+/// Attaches now to the plugin's `.devinfo` (`vite_port`, when non-zero, overrides the file's).
+#[derive(Message, Debug)]
+#[rtype(result = "Result<DevServerState, DevServerError>")]
+pub struct AttachExternal {
+    pub plugin_id: String,
+    pub vite_port: u16,
+}
+
+impl Handler<AttachExternal> for DevServerSupervisor {
+    type Result = Result<DevServerState, DevServerError>;
+
+    fn handle(&mut self, msg: AttachExternal, ctx: &mut Self::Context) -> Self::Result {
+        let id = msg.plugin_id;
+        validate_plugin_id(&id)?;
+        if self.plugins.contains_key(&id) || self.stopping.contains_key(&id) {
+            return Err(DevServerError::AlreadyManaged(id));
+        }
+        let plugins_dir = self.config.state_dir.join("plugins");
+        let (info, content) = live_devinfo(&plugins_dir, &id).map_err(|p| DevServerError::ExternalUnavailable {
+            id: id.clone(),
+            reason: match p {
+                DevinfoProblem::Missing => format!(
+                    "no {} (start the plugin with `ovdev serve-external` or the plugin SDK's dev mode)",
+                    crate::devinfo::devinfo_path(&self.config.state_dir, &id).display()
+                ),
+                DevinfoProblem::Rejected(why) => why,
+            },
+        })?;
+        self.detached.remove(&id);
+        Ok(self.attach(&id, info, content, Some(msg.vite_port), ctx))
+    }
+}
+
+/// Drops the attachment without touching the process; its `.devinfo` is ignored until it
+/// changes.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(), DevServerError>")]
+pub struct DetachExternal {
+    pub plugin_id: String,
+}
+
+impl Handler<DetachExternal> for DevServerSupervisor {
+    type Result = Result<(), DevServerError>;
+
+    fn handle(&mut self, msg: DetachExternal, _: &mut Self::Context) -> Self::Result {
+        match self.drop_external(&msg.plugin_id) {
+            Some(ext) => {
+                self.detached.insert(msg.plugin_id, ext.content);
+                Ok(())
+            }
+            None => Err(DevServerError::NotAttached(msg.plugin_id)),
+        }
     }
 }

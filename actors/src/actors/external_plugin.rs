@@ -1,0 +1,189 @@
+//! `ExternalPluginActor`: the attachment to one plugin that the developer runs (debugger, air,
+//! `ovdev serve-external`), found through its `.devinfo`. Connects over gRPC (retrying with
+//! backoff, since a plugin may write its file a moment before it listens), re-checks health,
+//! and notices the process's death at once through a pidfd. It never signals the process and
+//! never calls its Shutdown: an external plugin outlives the engine.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix::prelude::*;
+use tonic::transport::Channel;
+
+use crate::devinfo::ValidDevInfo;
+use crate::grpc;
+
+/// What an attachment reports to the supervisor.
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub struct ExternalChanged {
+    pub plugin_id: String,
+    pub generation: u64,
+    pub connected: bool,
+    /// Whether the advertised Vite port accepts connections.
+    pub vite_ready: bool,
+    pub error: Option<String>,
+}
+
+/// The attached plugin's process is gone.
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub struct ExternalGone {
+    pub plugin_id: String,
+    pub generation: u64,
+}
+
+/// See the module doc.
+pub struct ExternalPluginActor {
+    plugin_id: String,
+    generation: u64,
+    info: ValidDevInfo,
+    /// The `.devinfo` and the bytes it had when attached (removed only if unchanged).
+    file: PathBuf,
+    content: Vec<u8>,
+    health_interval: Duration,
+    parent: Recipient<ExternalChanged>,
+    gone: Recipient<ExternalGone>,
+    channel: Option<Channel>,
+    last: (bool, bool),
+    retry: Duration,
+}
+
+impl ExternalPluginActor {
+    /// An attachment (instance `generation`) to the plugin described by `info`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        plugin_id: String,
+        generation: u64,
+        info: ValidDevInfo,
+        file: PathBuf,
+        content: Vec<u8>,
+        health_interval: Duration,
+        parent: Recipient<ExternalChanged>,
+        gone: Recipient<ExternalGone>,
+    ) -> Self {
+        Self {
+            plugin_id,
+            generation,
+            info,
+            file,
+            content,
+            health_interval,
+            parent,
+            gone,
+            channel: None,
+            last: (false, false),
+            retry: Duration::from_millis(50),
+        }
+    }
+
+    fn report(&mut self, connected: bool, vite_ready: bool, error: Option<String>) {
+        if (connected, vite_ready) == self.last && error.is_none() {
+            return;
+        }
+        self.last = (connected, vite_ready);
+        self.parent.do_send(ExternalChanged {
+            plugin_id: self.plugin_id.clone(),
+            generation: self.generation,
+            connected,
+            vite_ready,
+            error,
+        });
+    }
+
+    fn check(&mut self, ctx: &mut Context<Self>) {
+        let (network, addr) = (self.info.network, self.info.addr.clone());
+        let channel = self.channel.clone();
+        let vite_port = self.info.vite_port;
+        async move {
+            let health = async {
+                let channel = match channel {
+                    Some(c) => c,
+                    None => grpc::connect(network, &addr).await?,
+                };
+                grpc::check_health(channel.clone(), Duration::from_secs(2)).await?;
+                Ok::<_, grpc::GrpcError>(channel)
+            }
+            .await;
+            let vite_ready = vite_port != 0
+                && tokio::time::timeout(
+                    Duration::from_millis(500),
+                    tokio::net::TcpStream::connect(("127.0.0.1", vite_port)),
+                )
+                .await
+                .is_ok_and(|r| r.is_ok());
+            (health, vite_ready)
+        }
+        .into_actor(self)
+        .map(|(health, vite_ready), act, ctx| match health {
+            Ok(channel) => {
+                act.channel = Some(channel);
+                act.retry = Duration::from_millis(50);
+                act.report(true, vite_ready, None);
+            }
+            Err(e) => {
+                act.channel = None;
+                if act.last.0 {
+                    act.report(
+                        false,
+                        vite_ready,
+                        Some(format!("the plugin does not answer: {e}")),
+                    );
+                } else {
+                    act.report(false, vite_ready, None);
+                }
+                // Not connected yet or any more: retry with backoff while the process lives.
+                let delay = act.retry;
+                act.retry = (act.retry * 2).min(Duration::from_secs(2));
+                ctx.run_later(delay, |act, ctx| {
+                    if act.channel.is_none() {
+                        act.check(ctx);
+                    }
+                });
+            }
+        })
+        .spawn(ctx);
+    }
+}
+
+impl Actor for ExternalPluginActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let pid = self.info.pid;
+        crate::pid_check::wait_exit(pid)
+            .into_actor(self)
+            .map(|(), act, ctx| {
+                tracing::info!(plugin = %act.plugin_id, pid = act.info.pid, "external plugin exited");
+                // Stale now: remove it, but only if nobody rewrote it meanwhile.
+                if std::fs::read(&act.file).is_ok_and(|c| c == act.content) {
+                    let _ = std::fs::remove_file(&act.file);
+                }
+                act.gone.do_send(ExternalGone {
+                    plugin_id: act.plugin_id.clone(),
+                    generation: act.generation,
+                });
+                ctx.stop();
+            })
+            .spawn(ctx);
+        self.check(ctx);
+        ctx.run_interval(self.health_interval, |act, ctx| {
+            if act.channel.is_some() {
+                act.check(ctx);
+            }
+        });
+    }
+}
+
+/// Ends the attachment; the plugin keeps running.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct Detach;
+
+impl Handler<Detach> for ExternalPluginActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Detach, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
