@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Measures the dev loop and the plugin host on the example plugin (benches/dev_loop.rs,
-# benches/plugin_host.rs, the latter next to go-plugin's own Go host in benches/gohost).
+# benches/plugin_host.rs, the latter next to go-plugin's own Go host in benches/gohost), and
+# external mode (benches/external.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 . scripts/go-env.sh
-cargo bench --bench dev_loop --bench plugin_host
+cargo bench --bench dev_loop --bench plugin_host --bench external
