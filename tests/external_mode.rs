@@ -341,3 +341,29 @@ async fn bad_devinfo_files_never_attach_and_never_crash_anything() {
     let _ = sleeper.kill();
     let _ = sleeper.wait();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_that_stops_answering_is_shown_disconnected_and_recovers() {
+    let (_bins, binary, _tmp, dir, state) = setup();
+    let (h, mut rec) = engine(state.path());
+    let plugin = serve(state.path(), &dir, &binary, 0).await;
+    rec.wait_status(ID, "connected", |s| s.grpc_connected).await;
+    kill(Pid::from_raw(plugin.pid), Signal::SIGSTOP).unwrap();
+    let s = rec
+        .wait_status(ID, "not answering", |s| !s.grpc_connected)
+        .await;
+    assert_eq!(
+        s.mode,
+        DevServerMode::External,
+        "still attached: the process lives"
+    );
+    assert!(s.last_error.contains("does not answer"), "{}", s.last_error);
+    kill(Pid::from_raw(plugin.pid), Signal::SIGCONT).unwrap();
+    let s = rec
+        .wait_status(ID, "answering again", |s| s.grpc_connected)
+        .await;
+    assert_eq!(s.last_error, "");
+    h.shutdown().await;
+    assert!(alive(plugin.pid));
+    drop(plugin);
+}

@@ -83,6 +83,17 @@ async fn the_real_plugin_is_launched_reloaded_restarted_and_stopped_gracefully()
     assert_eq!(info.network.as_deref(), Some("unix"));
     assert!(info.started_at.is_some());
     let first_pid = info.pid;
+    // The engine also watches for external plugins: its own .devinfo is not one.
+    rec.drain(Duration::from_millis(300)).await;
+    assert_eq!(
+        h.get_dev_server_state(id).await.unwrap().mode,
+        omniview_devserver::DevServerMode::Managed
+    );
+    let err = h.attach_external(id, 0).await.unwrap_err();
+    assert!(
+        matches!(err, omniview_devserver::DevServerError::AlreadyManaged(_)),
+        "{err}"
+    );
     assert!(rec
         .seen
         .iter()
