@@ -73,18 +73,6 @@ async fn serve(state: &Path, dir: &Path, binary: &Path, vite_port: u16) -> Plugi
     }
 }
 
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            !s.rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-        .unwrap_or(false)
-}
-
 fn setup() -> (
     tempfile::TempDir,
     PathBuf,

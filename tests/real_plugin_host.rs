@@ -38,18 +38,6 @@ fn plugin_pid(state: &Path, id: &str) -> i32 {
     read_devinfo(&devinfo_path(state, id)).unwrap().pid
 }
 
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            !s.rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-        .unwrap_or(false)
-}
-
 fn greeting(dir: &Path, body: &str) {
     atomic_save(&dir.join("pkg/greeting/greeting.go"), body);
 }

@@ -30,6 +30,7 @@ pub mod build_errors;
 pub mod config;
 pub mod debounce;
 pub mod devinfo;
+pub mod dir_watch;
 pub mod error;
 pub mod events;
 pub mod go_watch_paths;

@@ -470,3 +470,16 @@ pub fn build_example_binary(out: &Path) -> PathBuf {
     assert!(status.success(), "go build of the example failed");
     bin
 }
+
+/// True while `pid` is a live (non-zombie) process.
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(false)
+}

@@ -6,16 +6,17 @@
 //! of it; rejections are logged with their reason, and stale files are removed, but only if
 //! they still hold the content that was judged stale.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use actix::prelude::*;
-use notify::{Event, RecommendedWatcher, RecursiveMode, Watcher};
+use notify::Event;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::devinfo::{validate_devinfo, ValidDevInfo, MAX_DEVINFO_BYTES};
+use crate::dir_watch::DirWatches;
 use crate::pid_check::{check, PidVerdict};
 use crate::plugin_id::validate_plugin_id;
 
@@ -35,8 +36,7 @@ pub struct DevinfoSeen {
 pub struct ExternalWatcherActor {
     plugins_dir: PathBuf,
     parent: Recipient<DevinfoSeen>,
-    watcher: Option<RecommendedWatcher>,
-    watched: HashSet<PathBuf>,
+    watches: DirWatches,
     pending: HashMap<String, SpawnHandle>,
 }
 
@@ -46,25 +46,14 @@ impl ExternalWatcherActor {
         Self {
             plugins_dir,
             parent,
-            watcher: None,
-            watched: HashSet::new(),
+            watches: DirWatches::default(),
             pending: HashMap::new(),
         }
     }
 
     fn watch(&mut self, dir: &Path) {
-        if self.watched.contains(dir) {
-            return;
-        }
-        if let Some(w) = self.watcher.as_mut() {
-            match w.watch(dir, RecursiveMode::NonRecursive) {
-                Ok(()) => {
-                    self.watched.insert(dir.to_path_buf());
-                }
-                Err(e) => {
-                    tracing::warn!(dir = %dir.display(), error = %e, "cannot watch for .devinfo files")
-                }
-            }
+        if let Err(e) = self.watches.add(dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot watch for .devinfo files");
         }
     }
 
@@ -150,7 +139,7 @@ impl Actor for ExternalWatcherActor {
         match notify::recommended_watcher(move |res: notify::Result<Event>| {
             let _ = tx.send(res);
         }) {
-            Ok(w) => self.watcher = Some(w),
+            Ok(w) => self.watches = DirWatches::new(w),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot watch for external plugins");
                 return;

@@ -1,14 +1,13 @@
 //! `GoWatcherActor`: watches a plugin's Go sources, debounces changes per plugin, runs at
 //! most one `go build` at a time, installs the binary atomically and asks the host to reload.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+use notify::{Event, EventKind};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::child_guard::{ChildGone, ChildKind, ExitNotice};
@@ -17,6 +16,7 @@ use super::log_buffer::LogSink;
 use crate::binary_swap::{install_binary, InstallOutcome};
 use crate::build_errors::parse_build_errors;
 use crate::debounce::Debounce;
+use crate::dir_watch::DirWatches;
 use crate::go_watch_paths::{go_work_use_dirs, is_build_input, is_skipped_dir};
 use crate::host::PluginHost;
 
@@ -92,8 +92,7 @@ pub struct GoWatcherActor {
     reloader: Reloader,
     debounce: Debounce,
     timer: Option<SpawnHandle>,
-    watcher: Option<RecommendedWatcher>,
-    watched: HashSet<PathBuf>,
+    watches: DirWatches,
     roots: Vec<PathBuf>,
     build: Option<RunningBuild>,
     rebuild_after: bool,
@@ -123,8 +122,7 @@ impl GoWatcherActor {
             reloader,
             debounce,
             timer: None,
-            watcher: None,
-            watched: HashSet::new(),
+            watches: DirWatches::default(),
             roots: Vec::new(),
             build: None,
             rebuild_after: false,
@@ -148,7 +146,7 @@ impl GoWatcherActor {
         let watcher = notify::recommended_watcher(move |res: notify::Result<Event>| {
             let _ = tx.send(res);
         })?;
-        self.watcher = Some(watcher);
+        self.watches = DirWatches::new(watcher);
         ctx.add_stream(UnboundedReceiverStream::new(rx));
 
         let dev = self.settings.dev_path.clone();
@@ -160,7 +158,7 @@ impl GoWatcherActor {
         self.watch_go_work_dirs();
         self.watch_logs.info(format!(
             "watching {} directories for .go, .mod, .sum and .work changes",
-            self.watched.len()
+            self.watches.len()
         ));
         Ok(())
     }
@@ -182,18 +180,9 @@ impl GoWatcherActor {
     }
 
     fn watch_dir(&mut self, dir: &Path) {
-        if self.watched.contains(dir) {
-            return;
-        }
-        if let Some(w) = self.watcher.as_mut() {
-            match w.watch(dir, RecursiveMode::NonRecursive) {
-                Ok(()) => {
-                    self.watched.insert(dir.to_path_buf());
-                }
-                Err(e) => self
-                    .watch_logs
-                    .warn(format!("cannot watch {}: {e}", dir.display())),
-            }
+        if let Err(e) = self.watches.add(dir) {
+            self.watch_logs
+                .warn(format!("cannot watch {}: {e}", dir.display()));
         }
     }
 
@@ -423,7 +412,7 @@ impl StreamHandler<notify::Result<Event>> for GoWatcherActor {
                 }
             }
             if matches!(event.kind, EventKind::Remove(_)) {
-                self.watched.remove(path);
+                self.watches.forget(path);
             }
         }
         if changed && !self.stopping {
@@ -534,7 +523,7 @@ impl Handler<StopGoWatcher> for GoWatcherActor {
     fn handle(&mut self, _: StopGoWatcher, ctx: &mut Self::Context) -> Self::Result {
         self.stopping = true;
         self.notice.disarm();
-        self.watcher = None;
+        self.watches.close();
         if let Some(t) = self.timer.take() {
             ctx.cancel_future(t);
         }
