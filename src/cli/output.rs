@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 
 use omniview_devserver::engine::ansi::strip_ansi;
 use omniview_devserver::{
-    DevProcessStatus, DevServerEvent, DevServerState, LogLevel, LogSource, Received,
+    DevProcessStatus, DevServerEvent, DevServerMode, DevServerState, LogLevel, LogSource, Received,
 };
 
 /// True when colours should be used: not disabled by flag or NO_COLOR, and stdout is a tty.
@@ -18,7 +18,16 @@ pub fn use_colour(no_color_flag: bool) -> bool {
 pub struct Printer {
     json: bool,
     colour: bool,
-    last: HashMap<String, (DevProcessStatus, DevProcessStatus, bool, String)>,
+    last: HashMap<
+        String,
+        (
+            DevServerMode,
+            DevProcessStatus,
+            DevProcessStatus,
+            bool,
+            String,
+        ),
+    >,
 }
 
 const RESET: &str = "\x1b[0m";
@@ -119,6 +128,7 @@ impl Printer {
 
     fn render_status(&mut self, s: &DevServerState) -> Option<String> {
         let key = (
+            s.mode,
             s.vite_status,
             s.go_status,
             s.grpc_connected,
@@ -127,7 +137,31 @@ impl Printer {
         if self.last.get(&s.plugin_id) == Some(&key) {
             return None;
         }
-        self.last.insert(s.plugin_id.clone(), key);
+        let previous = self.last.insert(s.plugin_id.clone(), key).map(|k| k.0);
+        let name = self.paint(BOLD, &format!("● {}", s.plugin_id));
+        if s.mode == DevServerMode::External {
+            let plugin = match (s.grpc_connected, s.last_error.is_empty()) {
+                (true, _) => self.paint(GREEN, "serving"),
+                (false, true) => self.paint(YELLOW, "connecting"),
+                (false, false) => self.paint(YELLOW, "not answering"),
+            };
+            let vite = match s.vite_url.is_empty() {
+                false => format!("  vite: {}/", s.vite_url),
+                true => String::new(),
+            };
+            let err = if s.last_error.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "  {}",
+                    self.paint(RED, s.last_error.lines().next().unwrap_or_default())
+                )
+            };
+            return Some(format!("{name} external plugin: {plugin}{vite}{err}"));
+        }
+        if s.mode == DevServerMode::Idle && previous == Some(DevServerMode::External) {
+            return Some(format!("{name} external plugin gone or detached"));
+        }
         let vite = match (s.vite_status, s.vite_url.is_empty()) {
             (DevProcessStatus::Ready, false) => format!("ready {}/", s.vite_url),
             (status, _) => status.to_string(),
@@ -142,8 +176,7 @@ impl Printer {
             status => status.to_string(),
         };
         let mut line = format!(
-            "{} vite: {}  go: {}",
-            self.paint(BOLD, &format!("● {}", s.plugin_id)),
+            "{name} vite: {}  go: {}",
             self.paint(status_colour(s.vite_status), &vite),
             self.paint(status_colour(s.go_status), &go)
         );
