@@ -7,30 +7,19 @@
 //! - `go build` alone on the same change, for the overhead ovdev adds around it;
 //! - `stop_dev_server` → every process gone.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
+use common::{report, NoHost};
 use omniview_devserver::{
-    DevProcessStatus, DevServerBuilder, DevServerEvent, DevServerState, EventStream, HostError,
-    PluginHost, PluginInfo, Received,
+    DevProcessStatus, DevServerBuilder, DevServerEvent, DevServerState, EventStream, Received,
 };
 
 const ROUNDS: usize = 5;
 const LIMIT: Duration = Duration::from_secs(120);
-
-struct NoHost;
-
-impl PluginHost for NoHost {
-    fn get_plugin(&self, id: &str) -> BoxFuture<'_, Result<PluginInfo, HostError>> {
-        let id = id.to_string();
-        Box::pin(async move { Err(HostError(format!("{id}: use start_dev_server_for_path"))) })
-    }
-    fn reload_plugin(&self, _: &str) -> BoxFuture<'_, Result<(), HostError>> {
-        Box::pin(async { Ok(()) })
-    }
-}
 
 async fn wait_status(events: &mut EventStream, pred: impl Fn(&DevServerState) -> bool) -> Instant {
     let deadline = Instant::now() + LIMIT;
@@ -70,17 +59,6 @@ fn greeting(dir: &Path, n: usize) {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, src).unwrap();
     std::fs::rename(&tmp, &path).unwrap();
-}
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{name:<40} median {:>8.1} ms   min {:>8.1} ms   (n={})",
-        ms(samples[samples.len() / 2]),
-        ms(samples[0]),
-        samples.len()
-    );
 }
 
 fn main() {

@@ -2,34 +2,24 @@
 //! to `grpcConnected: true`, and from a SIGKILL of the plugin to the disconnected (`idle`)
 //! state. Run with `scripts/bench.sh`.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use futures::future::BoxFuture;
+use common::{report, NoHost};
 use omniview_devserver::engine::devinfo::{devinfo_path, write_devinfo};
 use omniview_devserver::engine::handshake::parse_handshake;
 use omniview_devserver::{
     DevInfoFile, DevServerBuilder, DevServerEvent, DevServerMode, DevServerState, EventStream,
-    HostError, PluginHost, PluginInfo, Received,
+    Received,
 };
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const ROUNDS: usize = 10;
-
-struct NoHost;
-
-impl PluginHost for NoHost {
-    fn get_plugin(&self, id: &str) -> BoxFuture<'_, Result<PluginInfo, HostError>> {
-        let id = id.to_string();
-        Box::pin(async move { Err(HostError(format!("{id}: external only"))) })
-    }
-    fn reload_plugin(&self, _: &str) -> BoxFuture<'_, Result<(), HostError>> {
-        Box::pin(async { Ok(()) })
-    }
-}
 
 async fn wait_status(events: &mut EventStream, pred: impl Fn(&DevServerState) -> bool) -> Instant {
     loop {
@@ -41,18 +31,6 @@ async fn wait_status(events: &mut EventStream, pred: impl Fn(&DevServerState) ->
             other => panic!("benchmark stalled: {other:?}"),
         }
     }
-}
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{name:<44} median {:>7.2} ms   min {:>7.2} ms   max {:>7.2} ms   (n={})",
-        ms(samples[samples.len() / 2]),
-        ms(samples[0]),
-        ms(samples[samples.len() - 1]),
-        samples.len()
-    );
 }
 
 fn main() {

@@ -5,10 +5,13 @@
 //! health check, Shutdown); the Go side is `benches/gohost` (`plugin.NewClient`, `Client`,
 //! `Ping`, `Kill`), built from Debian's go-plugin. Run with `scripts/bench.sh`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::report;
 use ovdev_actors::grpc;
 use ovdev_actors::handshake::parse_handshake;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -52,17 +55,6 @@ async fn ovdev_round(binary: &Path) -> (Duration, Duration) {
     grpc::shutdown(channel).await.unwrap();
     child.wait().await.unwrap();
     (serving, start.elapsed())
-}
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{name:<52} median {:>7.2} ms   min {:>7.2} ms   (n={})",
-        ms(samples[samples.len() / 2]),
-        ms(samples[0]),
-        samples.len()
-    );
 }
 
 fn main() {
