@@ -1,6 +1,6 @@
 //! Dev-loop latencies on the bundled example plugin, with real Vite (npm) and real `go build`.
 //!
-//! Run with `scripts/bench.sh` (it sets the example's GOPATH-mode Go environment). Prints the
+//! Run with `scripts/bench.sh` (it installs what the example needs first). Prints the
 //! median and minimum over several rounds of:
 //! - start → Vite ready, and start → first build installed (warm Go build cache);
 //! - save → build started (watcher + 50 ms debounce) and save → new binary installed;
@@ -55,7 +55,7 @@ fn copy_example(dst: &Path) -> PathBuf {
 
 fn greeting(dir: &Path, n: usize) {
     let path = dir.join("pkg/greeting/greeting.go");
-    let src = format!("package greeting\n\n// Message is what PingPong.Ping returns.\nfunc Message() string {{\n\treturn \"round {n}\"\n}}\n");
+    let src = format!("package greeting\n\n// Message is what hello.v1.Greeter/Greet returns.\nfunc Message() string {{\n\treturn \"round {n}\"\n}}\n");
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, src).unwrap();
     std::fs::rename(&tmp, &path).unwrap();

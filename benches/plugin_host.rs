@@ -3,7 +3,7 @@
 //!
 //! ovdev's side uses the same pieces as `PluginProcessActor` (handshake parser, gRPC connect,
 //! health check, Shutdown); the Go side is `benches/gohost` (`plugin.NewClient`, `Client`,
-//! `Ping`, `Kill`), built from Debian's go-plugin. Run with `scripts/bench.sh`.
+//! `Ping`, `Kill`), a Go module on go-plugin v1.7.0. Run with `scripts/bench.sh`.
 
 mod common;
 

@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-. scripts/go-env.sh
+(cd benches/gohost && go mod download)
 cargo bench --bench dev_loop --bench plugin_host --bench external

@@ -4,6 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-. scripts/go-env.sh
 cargo build --quiet --bin ovdev
 exec target/debug/ovdev dev "$@" examples/hello-plugin

@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# Installs what ovdev's example and test suite need on a fresh Debian machine, and prints the
-# Go environment the example needs. Idempotent: skips what is already there.
+# Installs what ovdev's example plugin needs on a fresh Debian machine. Idempotent: skips what
+# is already there.
 #
-#   Go 1.19 and go-plugin 1.0.1 from Debian's packages (offline GOPATH-mode builds),
-#   pnpm from npm, and the example UI's node modules.
+#   Go (1.21 or newer must be on PATH; the go command fetches the toolchain that go.mod asks
+#   for through the Go module proxy), the example's Go modules (`go mod download`), Node.js and
+#   npm from Debian when missing, pnpm from npm, and the example UI's node modules (`npm ci`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if ! command -v go >/dev/null 2>&1; then
+  echo "setup: Go is not installed: install Go 1.21 or newer (https://go.dev/doc/install) and put it on PATH" >&2
+  exit 1
+fi
+go_minor=$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
+if ! [ "$go_minor" -ge 21 ] 2>/dev/null; then
+  echo "setup: $(go env GOVERSION) is too old: the example needs Go 1.21 or newer (https://go.dev/doc/install)" >&2
+  exit 1
+fi
+
 need_apt=()
-command -v go >/dev/null 2>&1 || need_apt+=(golang-go)
-[ -d /usr/share/gocode/src/github.com/hashicorp/go-plugin ] || need_apt+=(golang-github-hashicorp-go-plugin-dev)
-[ -d /usr/share/gocode/src/google.golang.org/grpc ] || need_apt+=(golang-google-grpc-dev)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
-command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} from Debian" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -21,13 +28,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 if ! command -v pnpm >/dev/null 2>&1; then
-  echo "setup: installing pnpm from npm" >&2
-  npm install -g --no-audit --no-fund pnpm >/dev/null 2>&1
+  echo "setup: installing pnpm 12 from npm" >&2
+  npm install -g --no-audit --no-fund pnpm@12 >/dev/null 2>&1
 fi
 
+echo "setup: downloading the example's Go modules (go mod download)" >&2
+(cd examples/hello-plugin && go mod download)
+
 if [ ! -d examples/hello-plugin/ui/node_modules/vite ]; then
-  echo "setup: installing the example UI's node modules (npm install)" >&2
-  # Not `npm ci`: npm 11 writes lockfiles without the other platforms' optional rollup
-  # packages and then refuses them in `ci`; `install` accepts the lockfile as it is.
-  (cd examples/hello-plugin/ui && npm install --no-audit --no-fund >/dev/null 2>&1)
+  echo "setup: installing the example UI's node modules (npm ci)" >&2
+  (cd examples/hello-plugin/ui && npm ci --no-audit --no-fund >/dev/null)
 fi

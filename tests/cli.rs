@@ -15,11 +15,7 @@ use tokio::process::{Child, Command};
 
 fn ovdev() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ovdev"));
-    // The example builds offline against Debian's go-plugin (see scripts/go-env.sh).
-    cmd.env("GOPATH", "/usr/share/gocode")
-        .env("GO111MODULE", "off")
-        .env("GOPROXY", "off")
-        .env_remove("NO_COLOR")
+    cmd.env_remove("NO_COLOR")
         .stdin(Stdio::null())
         .kill_on_drop(true);
     cmd

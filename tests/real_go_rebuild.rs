@@ -1,6 +1,6 @@
 //! Real `go build` of the bundled go-plugin example: atomic saves, bursts, syntax errors,
 //! deleted files and new directories, through the engine with a recording host.
-//! Needs Debian's Go and go-plugin in GOPATH mode (scripts/test.sh sets that up).
+//! The example is a Go module on go-plugin v1.7 (scripts/setup.sh downloads its modules).
 
 mod common;
 
@@ -13,7 +13,7 @@ use omniview_devserver::{DevProcessStatus, DevServerBuilder, DevServerEvent};
 const GREETING: &str = "pkg/greeting/greeting.go";
 
 fn greeting_source(message: &str) -> String {
-    format!("package greeting\n\n// Message is what PingPong.Ping returns.\nfunc Message() string {{\n\treturn \"{message}\"\n}}\n")
+    format!("package greeting\n\n// Message is what hello.v1.Greeter/Greet returns.\nfunc Message() string {{\n\treturn \"{message}\"\n}}\n")
 }
 
 fn read(path: &Path) -> Vec<u8> {

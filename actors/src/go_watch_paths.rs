@@ -2,28 +2,32 @@
 
 use std::path::{Path, PathBuf};
 
-/// Directory names never watched or walked.
-const SKIPPED_DIRS: &[&str] = &["vendor", "node_modules", "build"];
+/// Directory names never watched or walked: `go build` ignores `testdata`; the others hold
+/// no sources of this build (or only copies of them, in `vendor`).
+const SKIPPED_DIRS: &[&str] = &["vendor", "node_modules", "build", "testdata"];
 /// File extensions whose changes trigger a build.
 const BUILD_EXTENSIONS: &[&str] = &["go", "mod", "sum", "work"];
 
-/// True when a directory named `name` is skipped (hidden, vendor, node_modules, build).
+/// True when a directory named `name` is skipped: hidden or starting with `_` (the go tool
+/// ignores both), vendor, node_modules, build, testdata.
 pub fn is_skipped_dir(name: &str) -> bool {
-    name.starts_with('.') || SKIPPED_DIRS.contains(&name)
+    name.starts_with('.') || name.starts_with('_') || SKIPPED_DIRS.contains(&name)
 }
 
 /// True when a change to `path` (below one of `roots`) should trigger a build: a `.go`,
-/// `.mod`, `.sum` or `.work` file outside skipped directories.
+/// `.mod`, `.sum` or `.work` file outside skipped directories that `go build` reads. Tests
+/// (`_test.go`) and files whose names start with `.` or `_` are not compiled by `go build`,
+/// so saving them rebuilds nothing.
 pub fn is_build_input(path: &Path, roots: &[PathBuf]) -> bool {
     let has_ext = path
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| BUILD_EXTENSIONS.contains(&e));
-    let hidden_file = path
+    let ignored_by_go = path
         .file_name()
         .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with('.'));
-    if !has_ext || hidden_file {
+        .is_some_and(|n| n.starts_with('.') || n.starts_with('_') || n.ends_with("_test.go"));
+    if !has_ext || ignored_by_go {
         return false;
     }
     let Some(rel) = roots.iter().find_map(|r| path.strip_prefix(r).ok()) else {
@@ -81,6 +85,8 @@ mod tests {
             "/p/go.mod",
             "/p/go.sum",
             "/p/go.work",
+            "/p/pkg/test.go",
+            "/p/pkg/contest_util.go",
         ] {
             assert!(is_build_input(Path::new(p), &roots()), "{p}");
         }
@@ -96,6 +102,12 @@ mod tests {
             "/p/pkg/.git/a.go",
             "/p/pkg/node_modules/a.go",
             "/p/build/a.go",
+            "/p/pkg/main_test.go",
+            "/p/pkg/a/b/c_test.go",
+            "/p/pkg/_scratch.go",
+            "/p/pkg/_old/a.go",
+            "/p/pkg/testdata/a.go",
+            "/p/pkg/a/testdata/x/b.go",
             "/elsewhere/a.go",
         ] {
             assert!(!is_build_input(Path::new(p), &roots()), "{p}");

@@ -33,23 +33,57 @@ impl PackageManager {
         }
     }
 
-    /// The manager a lockfile in `ui_dir` names, if any.
-    pub fn from_lockfile(ui_dir: &Path) -> Option<Self> {
-        [
-            ("pnpm-lock.yaml", Self::Pnpm),
-            ("package-lock.json", Self::Npm),
-            ("yarn.lock", Self::Yarn),
-            ("bun.lock", Self::Bun),
-            ("bun.lockb", Self::Bun),
-        ]
-        .into_iter()
-        .find(|(file, _)| ui_dir.join(file).is_file())
-        .map(|(_, pm)| pm)
+    /// The manager an executable's file name names (`/opt/yarn-4/bin/yarn` is yarn), if any.
+    pub fn from_program(path: &Path) -> Option<Self> {
+        let name = path.file_name()?.to_str()?;
+        Self::from_name(name.strip_suffix(".exe").unwrap_or(name))
     }
 
-    /// Arguments that install dependencies.
-    pub fn install_args(self) -> Vec<String> {
-        vec!["install".to_string()]
+    /// The lockfiles this manager writes (yarn 1 and yarn 4 share `yarn.lock`).
+    pub fn lockfiles(self) -> &'static [&'static str] {
+        match self {
+            Self::Pnpm => &["pnpm-lock.yaml"],
+            Self::Npm => &["package-lock.json", "npm-shrinkwrap.json"],
+            Self::Yarn => &["yarn.lock"],
+            Self::Bun => &["bun.lock", "bun.lockb"],
+        }
+    }
+
+    /// The manager a lockfile in `ui_dir` names, if any (pnpm, npm, yarn, bun: first found).
+    pub fn from_lockfile(ui_dir: &Path) -> Option<Self> {
+        [Self::Pnpm, Self::Npm, Self::Yarn, Self::Bun]
+            .into_iter()
+            .find(|pm| pm.has_lockfile(ui_dir))
+    }
+
+    /// True when `ui_dir` holds one of this manager's lockfiles.
+    pub fn has_lockfile(self, ui_dir: &Path) -> bool {
+        self.lockfiles()
+            .iter()
+            .any(|file| ui_dir.join(file).is_file())
+    }
+
+    /// Arguments that install dependencies. With a lockfile (`locked`) the install takes
+    /// exactly its versions and never rewrites it: a lockfile out of step with `package.json`
+    /// fails the install instead of being changed behind the developer's back. `yarn install
+    /// --frozen-lockfile` is yarn 1's flag and an alias of `--immutable` in yarn 2 to 4, so one
+    /// spelling serves both.
+    pub fn install_args(self, locked: bool) -> Vec<String> {
+        let args: &[&str] = match (self, locked) {
+            (Self::Npm, true) => &["ci"],
+            (_, true) => &["install", "--frozen-lockfile"],
+            (_, false) => &["install"],
+        };
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// What to do when a locked install failed: usually the lockfile is older than
+    /// `package.json`.
+    pub fn locked_install_hint(self) -> String {
+        format!(
+            "if `package.json` changed since the lockfile was written, run `{} install` in the UI directory to update the lockfile",
+            self.program()
+        )
     }
 
     /// Arguments that run the `dev` script with Vite on `port`, strictly, on loopback.
@@ -83,6 +117,12 @@ impl std::fmt::Display for PackageManager {
     }
 }
 
+/// True when the UI's dependencies are installed: `node_modules`, or yarn's Plug'n'Play map
+/// (`.pnp.cjs`, yarn 2+ with its default linker), which replaces `node_modules`.
+pub fn dependencies_installed(ui_dir: &Path) -> bool {
+    ui_dir.join("node_modules").is_dir() || ui_dir.join(".pnp.cjs").is_file()
+}
+
 /// The manager to use for `ui_dir`: the lockfile's, else pnpm when `pnpm_available`, else npm.
 pub fn detect_package_manager(ui_dir: &Path, pnpm_available: bool) -> PackageManager {
     PackageManager::from_lockfile(ui_dir).unwrap_or(if pnpm_available {
@@ -104,11 +144,54 @@ mod tests {
             ("yarn.lock", PackageManager::Yarn),
             ("bun.lock", PackageManager::Bun),
             ("bun.lockb", PackageManager::Bun),
+            ("npm-shrinkwrap.json", PackageManager::Npm),
         ] {
             let dir = tempfile::tempdir().unwrap();
             std::fs::write(dir.path().join(file), "").unwrap();
             assert_eq!(detect_package_manager(dir.path(), false), pm, "{file}");
+            assert!(pm.has_lockfile(dir.path()));
         }
+    }
+
+    #[test]
+    fn a_directory_named_like_a_lockfile_is_no_lockfile() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("yarn.lock")).unwrap();
+        assert_eq!(PackageManager::from_lockfile(dir.path()), None);
+    }
+
+    #[test]
+    fn locked_installs_never_rewrite_the_lockfile() {
+        let cases = [
+            (PackageManager::Npm, "ci"),
+            (PackageManager::Pnpm, "install --frozen-lockfile"),
+            (PackageManager::Yarn, "install --frozen-lockfile"),
+            (PackageManager::Bun, "install --frozen-lockfile"),
+        ];
+        for (pm, locked) in cases {
+            assert_eq!(pm.install_args(true).join(" "), locked, "{pm}");
+            assert_eq!(pm.install_args(false).join(" "), "install", "{pm}");
+            assert!(pm
+                .locked_install_hint()
+                .contains(&format!("`{pm} install`")));
+        }
+    }
+
+    #[test]
+    fn node_modules_or_a_pnp_map_mean_installed() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!dependencies_installed(dir.path()));
+        std::fs::write(dir.path().join(".pnp.cjs"), "").unwrap();
+        assert!(dependencies_installed(dir.path()));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("node_modules"), "").unwrap();
+        assert!(
+            !dependencies_installed(dir.path()),
+            "a file is no node_modules"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("node_modules")).unwrap();
+        assert!(dependencies_installed(dir.path()));
     }
 
     #[test]
@@ -143,6 +226,15 @@ mod tests {
             PackageManager::Bun.dev_args(15173).join(" "),
             format!("run dev {tail}")
         );
+    }
+
+    #[test]
+    fn an_executable_path_names_its_manager() {
+        let named = |p: &str| PackageManager::from_program(Path::new(p));
+        assert_eq!(named("/opt/yarn-4/bin/yarn"), Some(PackageManager::Yarn));
+        assert_eq!(named("/usr/bin/bun"), Some(PackageManager::Bun));
+        assert_eq!(named("C:/node/npm.exe"), Some(PackageManager::Npm));
+        assert_eq!(named("/usr/local/bin/pnpm-12"), None);
     }
 
     #[test]

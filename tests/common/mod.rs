@@ -196,17 +196,11 @@ pub fn copy_tree(src: &Path, dst: &Path) {
 /// A fresh copy of `examples/hello-plugin` (without its build output) in a temp dir.
 /// `with_node_modules`: copy the installed UI modules too (the setup script installs them).
 pub fn example_copy(with_node_modules: bool) -> (tempfile::TempDir, PathBuf) {
-    assert_eq!(
-        std::env::var("GO111MODULE").as_deref(),
-        Ok("off"),
-        "the example builds offline in GOPATH mode: run the tests through scripts/test.sh \
-         (or `. scripts/go-env.sh` first)"
-    );
     let tmp = tempfile::tempdir().unwrap();
     let dst = tmp.path().join("hello-plugin");
     let src = repo().join("examples/hello-plugin");
     std::fs::create_dir_all(&dst).unwrap();
-    for name in ["plugin.yaml", "pkg"] {
+    for name in ["plugin.yaml", "go.mod", "go.sum", "pkg"] {
         let p = src.join(name);
         if p.is_dir() {
             copy_tree(&p, &dst.join(name));
@@ -424,16 +418,26 @@ pub fn fake_plugin(root: &Path, id: &str, ui: bool, pkg: bool) -> PathBuf {
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
-struct PingRequest {}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct PongResponse {
+struct GreetRequest {
     #[prost(string, tag = "1")]
-    msg: String,
+    name: String,
 }
 
-/// Calls the example's `grpctest.PingPong/Ping` through the address in `<state>/plugins/<id>/.devinfo`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct GreetResponse {
+    #[prost(string, tag = "1")]
+    message: String,
+}
+
+/// Calls the example's `hello.v1.Greeter/Greet` (name "ovdev-test") through the address in
+/// `<state>/plugins/<id>/.devinfo` and returns the greeting.
 pub async fn ping(state: &Path, id: &str) -> Result<String, String> {
+    greet(state, id, "ovdev-test").await
+}
+
+/// Calls the example's `hello.v1.Greeter/Greet` with `name`; the plugin also prints a line
+/// mentioning `name` on its stdout and on its stderr.
+pub async fn greet(state: &Path, id: &str, name: &str) -> Result<String, String> {
     use omniview_devserver::engine::devinfo::{devinfo_path, read_devinfo};
     use omniview_devserver::engine::grpc;
     use omniview_devserver::engine::handshake::Network;
@@ -447,16 +451,20 @@ pub async fn ping(state: &Path, id: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     let mut client = tonic::client::Grpc::new(channel);
     client.ready().await.map_err(|e| e.to_string())?;
-    let codec = tonic_prost::ProstCodec::<PingRequest, PongResponse>::default();
-    let path = tonic::codegen::http::uri::PathAndQuery::from_static("/grpctest.PingPong/Ping");
+    let codec = tonic_prost::ProstCodec::<GreetRequest, GreetResponse>::default();
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static("/hello.v1.Greeter/Greet");
+    let request = GreetRequest {
+        name: name.to_string(),
+    };
     let response = client
-        .unary(tonic::Request::new(PingRequest {}), path, codec)
+        .unary(tonic::Request::new(request), path, codec)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(response.into_inner().msg)
+    Ok(response.into_inner().message)
 }
 
-/// Builds the example plugin's binary into `out` (GOPATH mode, see scripts/go-env.sh).
+/// Builds the example plugin's binary into `out` (a Go module build; `scripts/setup.sh`
+/// downloads its modules).
 pub fn build_example_binary(out: &Path) -> PathBuf {
     let (_tmp, dir) = example_copy(false);
     let bin = out.join("hello-plugin-bin");
@@ -482,4 +490,35 @@ pub fn alive(pid: i32) -> bool {
                 .starts_with('Z')
         })
         .unwrap_or(false)
+}
+
+/// A package manager pinned by `scripts/setup-test-tools.sh` under `target/pm-tools`:
+/// `pnpm`, `yarn-classic`, `yarn-berry` or `bun`, with its executable `program`.
+pub fn pm_tool(folder: &str, program: &str) -> PathBuf {
+    let path = repo()
+        .join("target/pm-tools")
+        .join(folder)
+        .join("bin")
+        .join(program);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/setup-test-tools.sh (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// A copy of the example's UI alone (no `pkg/`), without node modules or npm lockfile, with
+/// the lockfile fixture `tests/fixtures/lockfiles/<fixture>` in its `ui/`.
+pub fn ui_with_lockfile(fixture: &str) -> (tempfile::TempDir, PathBuf) {
+    let (tmp, dir) = example_copy(false);
+    std::fs::remove_dir_all(dir.join("pkg")).unwrap();
+    std::fs::remove_file(dir.join("go.mod")).unwrap();
+    std::fs::remove_file(dir.join("go.sum")).unwrap();
+    std::fs::remove_file(dir.join("ui/package-lock.json")).unwrap();
+    copy_tree(
+        &repo().join("tests/fixtures/lockfiles").join(fixture),
+        &dir.join("ui"),
+    );
+    (tmp, dir)
 }

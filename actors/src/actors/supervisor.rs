@@ -91,7 +91,11 @@ impl DevServerSupervisor {
 
     fn vite_settings(&self, id: &str, ui_dir: PathBuf) -> Result<ViteSettings, DevServerError> {
         let cfg = &self.config;
-        let package_manager = cfg.package_manager.unwrap_or_else(|| {
+        let named_by_path = cfg
+            .package_manager_path
+            .as_deref()
+            .and_then(PackageManager::from_program);
+        let package_manager = cfg.package_manager.or(named_by_path).unwrap_or_else(|| {
             detect_package_manager(
                 &ui_dir,
                 cfg.package_manager_path.is_some() || find_on_path("pnpm").is_some(),

@@ -15,7 +15,7 @@ use super::child_guard::{ChildGone, ChildKind, ExitNotice};
 use super::child_output::{forward_child, level_for_line, ChildExited, ChildLine, OutputTail};
 use super::log_buffer::LogSink;
 use super::port_allocator::{AllocatePort, PortAllocatorActor, ReleasePort};
-use crate::package_manager::PackageManager;
+use crate::package_manager::{dependencies_installed, PackageManager};
 use crate::process::{describe_exit, ProcessSpec, StopOutcome};
 use crate::registry::ProcessRegistry;
 use crate::restart::ExitKind;
@@ -112,6 +112,8 @@ pub struct ViteActor {
     tail: OutputTail,
     port_in_use: bool,
     failed_ports: Vec<u16>,
+    /// The running or last install went by the lockfile.
+    locked_install: bool,
     retries_left: u32,
     ready_timer: Option<SpawnHandle>,
 }
@@ -141,6 +143,7 @@ impl ViteActor {
             tail: OutputTail::default(),
             port_in_use: false,
             failed_ports: Vec::new(),
+            locked_install: false,
             retries_left,
             ready_timer: None,
         }
@@ -236,12 +239,15 @@ impl ViteActor {
     }
 
     fn install(&mut self, ctx: &mut Context<Self>) {
+        let pm = self.settings.package_manager;
+        self.locked_install = pm.has_lockfile(&self.settings.ui_dir);
+        let args = pm.install_args(self.locked_install);
         self.logs.info(format!(
-            "{} is missing: installing dependencies with `{} install`",
+            "{} is missing: installing dependencies with `{pm} {}`",
             self.settings.ui_dir.join("node_modules").display(),
-            self.settings.package_manager
+            args.join(" ")
         ));
-        if let Some(pgid) = self.start_process(self.settings.package_manager.install_args(), ctx) {
+        if let Some(pgid) = self.start_process(args, ctx) {
             self.set_phase(Phase::Installing { pgid });
         }
     }
@@ -323,7 +329,7 @@ impl Actor for ViteActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        if self.settings.ui_dir.join("node_modules").is_dir() {
+        if dependencies_installed(&self.settings.ui_dir) {
             self.start_vite(ctx);
         } else {
             self.report(DevProcessStatus::Starting, None);
@@ -383,10 +389,14 @@ impl Handler<ChildExited> for ViteActor {
             }
             Phase::Installing { .. } => {
                 let tail = self.tail.text();
-                let msg = format!(
-                    "`{} install` failed ({how}): {tail}",
-                    self.settings.package_manager
-                );
+                let pm = self.settings.package_manager;
+                let command = pm.install_args(self.locked_install).join(" ");
+                let hint = if self.locked_install {
+                    format!("; {}", pm.locked_install_hint())
+                } else {
+                    String::new()
+                };
+                let msg = format!("`{pm} {command}` failed ({how}): {tail}{hint}");
                 self.end(ExitKind::Abnormal, msg, pgid, ctx);
             }
             Phase::Starting { pgid, .. } if self.port_in_use && self.retries_left > 0 => {

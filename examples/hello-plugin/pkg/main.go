@@ -1,46 +1,71 @@
-// Command plugin is the backend of the hello-plugin example: a go-plugin gRPC server that
-// answers PingPong.Ping with a greeting. Omniview starts it with OMNIVIEW=hello-plugin.
+// Command plugin is the backend of the hello-plugin example, shaped like an Omniview plugin
+// built on the plugin SDK: a go-plugin gRPC server (go-plugin v1.7) with the OMNIVIEW magic
+// cookie, versioned plugin sets, an hclog logger on stderr, and a service of its own
+// (hello.v1.Greeter). Omniview, or ovdev, starts it with OMNIVIEW=hello-plugin.
 package main
 
 import (
 	"context"
-	"log"
+	"fmt"
+	"os"
 
-	plugin "github.com/hashicorp/go-plugin"
-	grpctest "github.com/hashicorp/go-plugin/test/grpc"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	"./greeting"
+	hellov1 "example.com/hello-plugin/pkg/api/hello/v1"
+	"example.com/hello-plugin/pkg/greeting"
 )
 
+const pluginID = "hello-plugin"
+
+// protocolVersion is the SDK protocol version the plugin set is registered under.
+const protocolVersion = 1
+
 var handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  1,
+	ProtocolVersion:  protocolVersion,
 	MagicCookieKey:   "OMNIVIEW",
-	MagicCookieValue: "hello-plugin",
+	MagicCookieValue: pluginID,
 }
 
-type pingServer struct{}
-
-func (pingServer) Ping(ctx context.Context, _ *grpctest.PingRequest) (*grpctest.PongResponse, error) {
-	return &grpctest.PongResponse{Msg: greeting.Message()}, nil
+type greeterServer struct {
+	hellov1.UnimplementedGreeterServer
+	log hclog.Logger
 }
 
-type helloPlugin struct{ plugin.NetRPCUnsupportedPlugin }
+func (s greeterServer) Greet(_ context.Context, req *hellov1.GreetRequest) (*hellov1.GreetResponse, error) {
+	s.log.Info("greet called", "name", req.GetName())
+	// Once serving, os.Stdout and os.Stderr are go-plugin's pipes: these lines reach the host
+	// over the GRPCStdio stream, not the process's own stdout and stderr.
+	fmt.Fprintf(os.Stdout, "greeting %q on stdout\n", req.GetName())
+	fmt.Fprintf(os.Stderr, "greeting %q on stderr\n", req.GetName())
+	return &hellov1.GreetResponse{Message: greeting.Message()}, nil
+}
 
-func (helloPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	grpctest.RegisterPingPongServer(s, pingServer{})
+// greeterPlugin registers the Greeter service with go-plugin; the IDE side dispenses it.
+type greeterPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	log hclog.Logger
+}
+
+func (p *greeterPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	hellov1.RegisterGreeterServer(s, greeterServer{log: p.log})
 	return nil
 }
 
-func (helloPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (interface{}, error) {
-	return nil, nil
+func (p *greeterPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (interface{}, error) {
+	return hellov1.NewGreeterClient(c), nil
 }
 
 func main() {
-	log.Printf("hello-plugin starting: %s", greeting.Message())
+	logger := hclog.New(&hclog.LoggerOptions{Name: pluginID, Level: hclog.Debug})
+	logger.Info("starting", "greeting", greeting.Message())
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: handshake,
-		Plugins:         map[string]plugin.Plugin{"hello": helloPlugin{}},
-		GRPCServer:      plugin.DefaultGRPCServer,
+		VersionedPlugins: map[int]plugin.PluginSet{
+			protocolVersion: {"greeter": &greeterPlugin{log: logger}},
+		},
+		GRPCServer: plugin.DefaultGRPCServer,
+		Logger:     logger,
 	})
 }

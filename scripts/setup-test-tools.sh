@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the package managers the test suite drives for real, each pinned and in a folder of
+# its own under target/pm-tools (so yarn 1 and yarn 4 can sit side by side): pnpm, yarn 1
+# (classic), yarn 4 (berry, the npm package @yarnpkg/cli-dist) and bun, all from the npm
+# registry. Idempotent. The lockfiles in tests/fixtures/lockfiles were written by these
+# versions (scripts/update-lockfiles.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools=target/pm-tools
+
+install_tool() { # folder, npm package@version, binary
+  local dir="$tools/$1"
+  if [ ! -x "$dir/bin/$3" ]; then
+    echo "setup: installing $2 into $dir" >&2
+    npm install -g --prefix "$dir" --no-audit --no-fund --ignore-scripts "$2" >/dev/null
+  fi
+}
+
+install_tool pnpm pnpm@12.21.0 pnpm
+install_tool yarn-classic yarn@1.22.22 yarn
+install_tool yarn-berry @yarnpkg/cli-dist@4.18.1 yarn
+install_tool bun bun@1.4.5 bun
