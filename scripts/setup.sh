@@ -35,7 +35,10 @@ fi
 echo "setup: downloading the example's Go modules (go mod download)" >&2
 (cd examples/hello-plugin && go mod download)
 
-if [ ! -d examples/hello-plugin/ui/node_modules/vite ]; then
+# npm keeps a copy of what it installed in node_modules/.package-lock.json: reinstall when the
+# lockfile changed since.
+ui=examples/hello-plugin/ui
+if [ ! -f $ui/node_modules/.package-lock.json ] || [ $ui/package-lock.json -nt $ui/node_modules/.package-lock.json ]; then
   echo "setup: installing the example UI's node modules (npm ci)" >&2
-  (cd examples/hello-plugin/ui && npm ci --no-audit --no-fund >/dev/null)
+  (cd $ui && npm ci --no-audit --no-fund >/dev/null)
 fi
