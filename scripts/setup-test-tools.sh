@@ -9,10 +9,12 @@ cd "$(dirname "$0")/.."
 tools=target/pm-tools
 
 install_tool() { # folder, npm package@version, binary
-  local dir="$tools/$1"
-  if [ ! -x "$dir/bin/$3" ]; then
+  local dir="$tools/$1" package="${2%@*}"
+  # bun's postinstall puts the real binary in place of a stub: install scripts must run.
+  if ! "$dir/bin/$3" --version >/dev/null 2>&1; then
     echo "setup: installing $2 into $dir" >&2
-    npm install -g --prefix "$dir" --no-audit --no-fund --ignore-scripts "$2" >/dev/null
+    rm -rf "$dir"
+    npm install -g --prefix "$dir" --no-audit --no-fund --allow-scripts="$package" "$2" >/dev/null
   fi
 }
 
