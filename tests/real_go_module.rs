@@ -100,6 +100,18 @@ async fn stdio_arrives_over_grpc_and_a_stop_is_a_graceful_shutdown() {
     let (_tmp, dir) = backend_only_copy();
     let state = tempfile::tempdir().unwrap();
     let (h, mut rec) = engine(state.path(), true);
+    // A plugin that printed nothing since it served stops without a complaint: go-plugin
+    // answers the stdio call only with the first output, so the pending call just ends.
+    h.start_dev_server_for_path(ID, &dir).await.unwrap();
+    rec.wait_status(ID, "serving", |s| s.grpc_connected).await;
+    h.stop_dev_server(ID).await.unwrap();
+    logged(&mut rec, "plugin exited with code 0").await;
+    assert!(
+        !rec.log_text().contains("stdio stream"),
+        "{}",
+        rec.log_text()
+    );
+
     h.start_dev_server_for_path(ID, &dir).await.unwrap();
     rec.wait_status(ID, "serving", |s| s.grpc_connected).await;
     let pid = read_pid(state.path());
@@ -122,10 +134,17 @@ async fn stdio_arrives_over_grpc_and_a_stop_is_a_graceful_shutdown() {
     // A stop asks the plugin to shut down over gRPC; it exits by itself, with code 0.
     h.stop_dev_server(ID).await.unwrap();
     assert!(!alive(pid));
-    logged(&mut rec, "plugin exited with code 0").await;
+    rec.wait_for("the second plugin's exit", HANG, |e| {
+        matches!(e, DevServerEvent::Log(l) if l.iter().any(|l| l.message == "plugin exited with code 0"))
+    })
+    .await;
     let log = rec.log_text();
     assert!(!log.contains("did not exit after Shutdown"), "{log}");
     assert!(!log.contains("Shutdown call failed"), "{log}");
+    assert!(
+        !log.contains("cannot read the plugin's stdio stream"),
+        "{log}"
+    );
     h.shutdown().await;
     assert_no_processes_in(&dir, Duration::from_secs(10)).await;
 }

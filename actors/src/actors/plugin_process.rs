@@ -310,7 +310,12 @@ impl PluginProcessActor {
                         "the plugin has no StreamStdio (go-plugin before 1.1); its stdout and stderr are read directly",
                     );
                 }
-                Err(e) => act.logs.warn(format!("cannot read the plugin's stdio stream: {e}")),
+                // go-plugin answers the call only with its first output, so a plugin that
+                // printed nothing fails it when it stops: only a running plugin's failure counts.
+                Err(e) if matches!(act.phase, Phase::Running { .. }) => {
+                    act.logs.warn(format!("cannot read the plugin's stdio stream: {e}"))
+                }
+                Err(e) => tracing::debug!(plugin = %act.settings.plugin_id, "stdio stream ended as the plugin stopped: {e}"),
             })
             .spawn(ctx);
     }
