@@ -14,7 +14,7 @@ pub use builder::{resolve_state_dir, BuilderError, DevServerBuilder};
 pub use futures::future::BoxFuture;
 pub use handle::DevServerHandle;
 pub use ovdev_actors::error::DevServerError;
-pub use ovdev_actors::events::{DevServerEvent, EventStream, Received};
+pub use ovdev_actors::events::{DevServerEvent, EventStream, LogBatch, Received};
 pub use ovdev_actors::host::{HostError, PluginHost, PluginInfo};
 pub use ovdev_actors::package_manager::PackageManager;
 pub use ovdev_actors::restart::{RestartPolicy, RestartType};

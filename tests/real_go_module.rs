@@ -92,7 +92,7 @@ async fn logged(rec: &mut Recorder, text: &str) -> omniview_devserver::LogEntry 
     let DevServerEvent::Log(entries) = ev else {
         unreachable!()
     };
-    entries.into_iter().find(|l| l.message == text).unwrap()
+    entries.iter().find(|l| l.message == text).unwrap().clone()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -243,13 +243,57 @@ fn is_zero(v: &u16) -> bool {
 /// Formats a time the way Go's `time.Time.MarshalJSON` does (RFC 3339, trailing zeros of the
 /// fraction trimmed).
 pub fn format_go_time(t: &DateTime<Utc>) -> String {
-    let base = t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let nanos = t.timestamp_subsec_nanos();
-    if nanos == 0 {
-        return format!("{base}Z");
+    let mut buf = [0u8; GO_TIME_MAX_LEN];
+    write_go_time(t, &mut buf).to_string()
+}
+
+/// Longest text [`write_go_time`] produces (`-YYYY` years aside, which Go cannot marshal).
+const GO_TIME_MAX_LEN: usize = 30;
+
+/// [`format_go_time`] into `buf`, without allocating: every log entry carries a timestamp, and
+/// a strftime per line was the largest cost of serialising a log flood.
+fn write_go_time<'a>(t: &DateTime<Utc>, buf: &'a mut [u8; GO_TIME_MAX_LEN]) -> &'a str {
+    use chrono::{Datelike, Timelike};
+    fn digits(out: &mut [u8], mut value: u32) {
+        for slot in out.iter_mut().rev() {
+            *slot = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
     }
-    let frac = format!("{nanos:09}");
-    format!("{base}.{}Z", frac.trim_end_matches('0'))
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        // Outside Go's range: not worth a fast path.
+        let text = t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        let n = text.len().min(GO_TIME_MAX_LEN);
+        buf[..n].copy_from_slice(&text.as_bytes()[..n]);
+        return std::str::from_utf8(&buf[..n]).unwrap_or_default();
+    }
+    digits(&mut buf[0..4], year as u32);
+    buf[4] = b'-';
+    digits(&mut buf[5..7], t.month());
+    buf[7] = b'-';
+    digits(&mut buf[8..10], t.day());
+    buf[10] = b'T';
+    digits(&mut buf[11..13], t.hour());
+    buf[13] = b':';
+    digits(&mut buf[14..16], t.minute());
+    buf[16] = b':';
+    // A leap second shows as second 60, as Go prints it.
+    let nanos = t.nanosecond();
+    digits(&mut buf[17..19], t.second() + nanos / 1_000_000_000);
+    let mut len = 19;
+    let frac = nanos % 1_000_000_000;
+    if frac != 0 {
+        buf[19] = b'.';
+        digits(&mut buf[20..29], frac);
+        len = 29;
+        while buf[len - 1] == b'0' {
+            len -= 1;
+        }
+    }
+    buf[len] = b'Z';
+    // Only ASCII digits and separators were written.
+    std::str::from_utf8(&buf[..=len]).unwrap_or_default()
 }
 
 const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -267,7 +311,7 @@ mod go_time {
 
     pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
         match t {
-            Some(t) => s.serialize_str(&format_go_time(t)),
+            Some(t) => s.serialize_str(write_go_time(t, &mut [0; GO_TIME_MAX_LEN])),
             None => s.serialize_str(GO_ZERO_TIME),
         }
     }
@@ -283,7 +327,7 @@ mod go_time_required {
     use serde::{Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format_go_time(t))
+        s.serialize_str(write_go_time(t, &mut [0; GO_TIME_MAX_LEN]))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
@@ -313,6 +357,30 @@ mod go_duration {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn go_times_match_strftime_for_every_fraction_shape() {
+        let slow = |t: &DateTime<Utc>| {
+            let base = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+            match t.timestamp_subsec_nanos() {
+                0 => format!("{base}Z"),
+                n => format!("{base}.{}Z", format!("{n:09}").trim_end_matches('0')),
+            }
+        };
+        for (secs, nanos) in [
+            (0, 0),
+            (1_764_475_200, 0),
+            (1_764_475_200, 500_000_000),
+            (1_764_475_200, 123_456_789),
+            (1_764_475_200, 1),
+            (1_764_475_200, 120_000),
+            (253_402_300_799, 999_999_999),
+            (-62_135_596_800, 0),
+        ] {
+            let t = Utc.timestamp_opt(secs, nanos).unwrap();
+            assert_eq!(format_go_time(&t), slow(&t), "{secs} {nanos}");
+        }
+    }
     use serde_json::json;
 
     fn sample_state() -> DevServerState {

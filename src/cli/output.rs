@@ -5,7 +5,8 @@ use std::io::{IsTerminal, Write};
 
 use omniview_devserver::engine::ansi::strip_ansi;
 use omniview_devserver::{
-    DevProcessStatus, DevServerEvent, DevServerMode, DevServerState, LogLevel, LogSource, Received,
+    DevProcessStatus, DevServerEvent, DevServerMode, DevServerState, LogEntry, LogLevel, LogSource,
+    Received,
 };
 
 /// True when colours should be used: not disabled by flag or NO_COLOR, and stdout is a tty.
@@ -18,6 +19,8 @@ pub fn use_colour(no_color_flag: bool) -> bool {
 pub struct Printer {
     json: bool,
     colour: bool,
+    /// Reused for every event: one event is rendered whole, then written with one call.
+    buf: Vec<u8>,
     last: HashMap<
         String,
         (
@@ -43,6 +46,7 @@ impl Printer {
         Self {
             json,
             colour,
+            buf: Vec::with_capacity(64 * 1024),
             last: HashMap::new(),
         }
     }
@@ -69,42 +73,73 @@ impl Printer {
                 return;
             }
         };
-        let mut out = std::io::stdout().lock();
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
         if self.json {
-            let _ = writeln!(out, "{}", ev.to_envelope());
+            ev.write_envelope(&mut buf);
+        } else {
+            self.render_into(ev, &mut buf);
+        }
+        let _ = std::io::stdout().lock().write_all(&buf);
+        // A flood's big batches should not keep a big buffer for the rest of the session.
+        if buf.capacity() > 1 << 20 {
+            buf = Vec::with_capacity(64 * 1024);
+        }
+        self.buf = buf;
+    }
+
+    fn render_into(&mut self, ev: &DevServerEvent, out: &mut Vec<u8>) {
+        if let DevServerEvent::Log(entries) = ev {
+            for e in entries.iter().filter(|e| !e.message.trim().is_empty()) {
+                self.render_log_line(e, out);
+            }
             return;
         }
         for line in self.render(ev) {
-            let _ = writeln!(out, "{line}");
+            out.extend_from_slice(line.as_bytes());
+            out.push(b'\n');
         }
+    }
+
+    /// `[plugin source] message`, coloured by level; blank lines carry nothing in a merged
+    /// view (Vite pads its banner with them) and are left out by the caller.
+    fn render_log_line(&self, e: &LogEntry, out: &mut Vec<u8>) {
+        let colour = self.colour;
+        if colour {
+            out.extend_from_slice(source_colour(e.source).as_bytes());
+        }
+        out.push(b'[');
+        out.extend_from_slice(e.plugin_id.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(e.source.as_str().as_bytes());
+        out.push(b']');
+        if colour {
+            out.extend_from_slice(RESET.as_bytes());
+        }
+        out.push(b' ');
+        let level_colour = match e.level {
+            LogLevel::Error => Some(RED),
+            LogLevel::Warn => Some(YELLOW),
+            LogLevel::Debug => Some(DIM),
+            LogLevel::Info => None,
+        };
+        match (colour, level_colour) {
+            (true, Some(code)) => {
+                out.extend_from_slice(code.as_bytes());
+                out.extend_from_slice(e.message.as_bytes());
+                out.extend_from_slice(RESET.as_bytes());
+            }
+            (true, None) => out.extend_from_slice(e.message.as_bytes()),
+            // Without colour, the children's own escape codes go too (NO_COLOR, pipes).
+            (false, _) => out.extend_from_slice(strip_ansi(&e.message).as_bytes()),
+        }
+        out.push(b'\n');
     }
 
     fn render(&mut self, ev: &DevServerEvent) -> Vec<String> {
         match ev {
-            DevServerEvent::Log(entries) => entries
-                .iter()
-                // Blank lines (Vite pads its banner with them) carry nothing in a merged view.
-                .filter(|e| !e.message.trim().is_empty())
-                .map(|e| {
-                    let prefix = self.paint(
-                        source_colour(e.source),
-                        &format!("[{} {}]", e.plugin_id, e.source.as_str()),
-                    );
-                    // Without colour, the children's own escape codes go too (NO_COLOR, pipes).
-                    let text = if self.colour {
-                        e.message.clone()
-                    } else {
-                        strip_ansi(&e.message).into_owned()
-                    };
-                    let msg = match e.level {
-                        LogLevel::Error => self.paint(RED, &text),
-                        LogLevel::Warn => self.paint(YELLOW, &text),
-                        LogLevel::Debug => self.paint(DIM, &text),
-                        LogLevel::Info => text,
-                    };
-                    format!("{prefix} {msg}")
-                })
-                .collect(),
+            // Written straight into the output buffer by `render_into`.
+            DevServerEvent::Log(_) => Vec::new(),
             DevServerEvent::Status(s) => self.render_status(s).into_iter().collect(),
             DevServerEvent::ReloadStart(meta) | DevServerEvent::ReloadComplete(meta) => {
                 let id = meta.get("id").and_then(|v| v.as_str()).unwrap_or("plugin");

@@ -1,9 +1,11 @@
 //! Drains a child's stdout and stderr into its owning actor and reports its exit.
 //!
-//! Not an actor: a task on the owner's arbiter that forwards every line as a [`ChildLine`]
-//! message and then one [`ChildExited`]. The pipes are read to the end whatever the owner
-//! does, so a child is never blocked on a full pipe. Each spawn carries a `run` number so
-//! that an owner can ignore lines of a process it has already replaced.
+//! Not an actor: a task on the owner's arbiter that forwards the lines as [`ChildLines`]
+//! batches (every line already read when the task runs, up to [`MAX_BATCH_LINES`]: one
+//! message per pipe read, not per line) and then one [`ChildExited`]. The pipes are read to
+//! the end whatever the owner does, so a child is never blocked on a full pipe. Each spawn
+//! carries a `run` number so that an owner can ignore lines of a process it has already
+//! replaced.
 
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -22,14 +24,16 @@ pub enum Pipe {
     Stderr,
 }
 
-/// One line of a child's output.
+/// Lines of a child's output in the order they were read, each with its pipe.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
-pub struct ChildLine {
+pub struct ChildLines {
     pub run: u64,
-    pub pipe: Pipe,
-    pub line: String,
+    pub lines: Vec<(Pipe, String)>,
 }
+
+/// Most lines in one [`ChildLines`]: bounds a message while a flood is read.
+pub const MAX_BATCH_LINES: usize = 1024;
 
 /// The child exited (after its output was forwarded); `None` if waiting for it failed.
 #[derive(Message, Debug)]
@@ -45,8 +49,8 @@ const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
 /// Forwards `child`'s output and exit to `owner`. Call it on the owner's arbiter.
 pub fn forward_child<A>(mut child: Child, run: u64, owner: Addr<A>)
 where
-    A: Actor + Handler<ChildLine> + Handler<ChildExited>,
-    A::Context: actix::dev::ToEnvelope<A, ChildLine> + actix::dev::ToEnvelope<A, ChildExited>,
+    A: Actor + Handler<ChildLines> + Handler<ChildExited>,
+    A::Context: actix::dev::ToEnvelope<A, ChildLines> + actix::dev::ToEnvelope<A, ChildExited>,
 {
     let stdout = child.stdout.take().map(|s| {
         FramedRead::new(s, BoundedLineCodec::default())
@@ -58,19 +62,25 @@ where
             .map(|r| r.map(|l| (Pipe::Stderr, l)))
             .boxed()
     });
+    // A read error ends that pipe like EOF does; the exit still gets reported.
+    let ok_lines = |s: futures::stream::BoxStream<'static, std::io::Result<(Pipe, String)>>| {
+        s.take_while(|r| futures::future::ready(r.is_ok()))
+            .filter_map(|r| futures::future::ready(r.ok()))
+            .boxed()
+    };
     let mut lines = futures::stream::select(
-        stdout.unwrap_or_else(|| futures::stream::empty().boxed()),
-        stderr.unwrap_or_else(|| futures::stream::empty().boxed()),
-    );
+        ok_lines(stdout.unwrap_or_else(|| futures::stream::empty().boxed())),
+        ok_lines(stderr.unwrap_or_else(|| futures::stream::empty().boxed())),
+    )
+    .ready_chunks(MAX_BATCH_LINES);
     actix::spawn(async move {
-        let forward = |item: Option<Result<(Pipe, String), std::io::Error>>| -> bool {
+        let forward = |item: Option<Vec<(Pipe, String)>>| -> bool {
             match item {
-                Some(Ok((pipe, line))) => {
-                    owner.do_send(ChildLine { run, pipe, line });
+                Some(lines) => {
+                    owner.do_send(ChildLines { run, lines });
                     true
                 }
-                // A read error ends that pipe like EOF does; the exit still gets reported.
-                Some(Err(_)) | None => false,
+                None => false,
             }
         };
         let status = loop {
@@ -101,12 +111,18 @@ where
 /// stderr (tools print notices there), info otherwise.
 pub fn level_for_line(pipe: Pipe, line: &str) -> crate::types::LogLevel {
     use crate::types::LogLevel;
-    let plain = crate::ansi::strip_ansi(line).to_ascii_lowercase();
-    let trimmed = plain.trim_start();
-    if trimmed.starts_with("error") || trimmed.starts_with("npm error") || plain.contains(" error:")
-    {
+    let plain = crate::ansi::strip_ansi(line);
+    let trimmed = plain.trim_start().as_bytes();
+    let starts = |prefix: &[u8]| {
+        trimmed.len() >= prefix.len() && trimmed[..prefix.len()].eq_ignore_ascii_case(prefix)
+    };
+    let says_error = plain
+        .as_bytes()
+        .windows(b" error:".len())
+        .any(|w| w.eq_ignore_ascii_case(b" error:"));
+    if starts(b"error") || starts(b"npm error") || says_error {
         LogLevel::Error
-    } else if pipe == Pipe::Stderr || trimmed.starts_with("warn") {
+    } else if pipe == Pipe::Stderr || starts(b"warn") {
         LogLevel::Warn
     } else {
         LogLevel::Info

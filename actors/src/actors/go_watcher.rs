@@ -11,7 +11,7 @@ use notify::{Event, EventKind};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::child_guard::{ChildGone, ChildKind, ExitNotice};
-use super::child_output::{forward_child, level_for_line, ChildExited, ChildLine, OutputTail};
+use super::child_output::{forward_child, level_for_line, ChildExited, ChildLines, OutputTail};
 use super::log_buffer::LogSink;
 use crate::binary_swap::{install_binary, InstallOutcome};
 use crate::build_errors::parse_build_errors;
@@ -425,24 +425,28 @@ impl StreamHandler<notify::Result<Event>> for GoWatcherActor {
     }
 }
 
-impl Handler<ChildLine> for GoWatcherActor {
+impl Handler<ChildLines> for GoWatcherActor {
     type Result = ();
 
-    fn handle(&mut self, msg: ChildLine, _: &mut Self::Context) {
-        let level = if crate::build_errors::parse_build_errors(&msg.line, &self.settings.dev_path)
-            .is_empty()
-        {
-            level_for_line(msg.pipe, &msg.line)
-        } else {
-            LogLevel::Error
-        };
-        self.build_logs.log(level, msg.line.clone());
-        self.tail.push(msg.pipe, &msg.line);
-        if let Some(b) = self.build.as_mut().filter(|b| b.run == msg.run) {
-            if b.output.len() < MAX_BUILD_OUTPUT_LINES {
-                b.output.push(msg.line);
+    fn handle(&mut self, msg: ChildLines, _: &mut Self::Context) {
+        let mut batch = Vec::with_capacity(msg.lines.len());
+        for (pipe, line) in msg.lines {
+            let level = if crate::build_errors::parse_build_errors(&line, &self.settings.dev_path)
+                .is_empty()
+            {
+                level_for_line(pipe, &line)
+            } else {
+                LogLevel::Error
+            };
+            self.tail.push(pipe, &line);
+            if let Some(b) = self.build.as_mut().filter(|b| b.run == msg.run) {
+                if b.output.len() < MAX_BUILD_OUTPUT_LINES {
+                    b.output.push(line.clone());
+                }
             }
+            batch.push((level, line));
         }
+        self.build_logs.log_batch(batch);
     }
 }
 

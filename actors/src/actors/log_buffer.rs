@@ -1,11 +1,17 @@
 //! `LogBufferActor`: one plugin's log ring, its sequence numbers, and batched log events.
+//!
+//! Lines arrive in batches ([`AppendLogs`], one per pipe read of a child) and leave in
+//! batches: a flush is armed when the first line is pending and fires once after the flush
+//! interval (or earlier, when a batch is full or an event must follow the lines). With nothing
+//! pending no timer runs, so an idle plugin costs no wakeups. The buffer lives until its
+//! plugin stops it ([`StopLogBuffer`]), then publishes what is pending and stops.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::events::{DevServerEvent, EventBus};
 use crate::log_ring::LogRing;
@@ -19,9 +25,20 @@ pub struct LogBufferActor {
     /// restarts of the dev server.
     seq: Arc<AtomicU64>,
     pending: Vec<LogEntry>,
+    /// The armed one-shot flush, while lines are pending.
+    flush_timer: Option<SpawnHandle>,
     bus: EventBus,
     flush_interval: Duration,
     batch_max: usize,
+}
+
+/// Log buffers alive in this process (made and not yet dropped): every stopped plugin must
+/// give its buffer back, which tests check through [`live_log_buffers`].
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// How many log buffers are alive in this process.
+pub fn live_log_buffers() -> usize {
+    LIVE.load(Ordering::SeqCst)
 }
 
 impl LogBufferActor {
@@ -35,21 +52,52 @@ impl LogBufferActor {
         flush_interval: Duration,
         batch_max: usize,
     ) -> Self {
+        LIVE.fetch_add(1, Ordering::SeqCst);
         Self {
             plugin_id: plugin_id.to_string(),
             ring: LogRing::new(capacity, byte_cap),
             seq,
             pending: Vec::new(),
+            flush_timer: None,
             bus,
             flush_interval,
             batch_max: batch_max.max(1),
         }
     }
 
-    fn flush(&mut self) {
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if let Some(timer) = self.flush_timer.take() {
+            ctx.cancel_future(timer);
+        }
         if !self.pending.is_empty() {
-            self.bus
-                .publish(DevServerEvent::Log(std::mem::take(&mut self.pending)));
+            self.bus.publish(DevServerEvent::Log(
+                std::mem::take(&mut self.pending).into(),
+            ));
+        }
+    }
+
+    fn append(&mut self, source: LogSource, level: LogLevel, message: String, now: DateTime<Utc>) {
+        let entry = LogEntry {
+            timestamp: now,
+            source,
+            level,
+            message,
+            plugin_id: self.plugin_id.clone(),
+            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
+        };
+        self.ring.push(entry.clone());
+        self.pending.push(entry);
+    }
+
+    /// After lines were appended: publish a full batch now, or arm the one-shot flush.
+    fn schedule_flush(&mut self, ctx: &mut Context<Self>) {
+        if self.pending.len() >= self.batch_max {
+            self.flush(ctx);
+        } else if !self.pending.is_empty() && self.flush_timer.is_none() {
+            self.flush_timer = Some(ctx.run_later(self.flush_interval, |act, ctx| {
+                act.flush_timer = None;
+                act.flush(ctx);
+            }));
         }
     }
 }
@@ -57,12 +105,18 @@ impl LogBufferActor {
 impl Actor for LogBufferActor {
     type Context = Context<Self>;
 
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(self.flush_interval, |act, _| act.flush());
-    }
-
     fn stopped(&mut self, _: &mut Self::Context) {
-        self.flush();
+        if !self.pending.is_empty() {
+            self.bus.publish(DevServerEvent::Log(
+                std::mem::take(&mut self.pending).into(),
+            ));
+        }
+    }
+}
+
+impl Drop for LogBufferActor {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -78,20 +132,46 @@ pub struct AppendLog {
 impl Handler<AppendLog> for LogBufferActor {
     type Result = ();
 
-    fn handle(&mut self, msg: AppendLog, _: &mut Self::Context) {
-        let entry = LogEntry {
-            timestamp: Utc::now(),
-            source: msg.source,
-            level: msg.level,
-            message: msg.message,
-            plugin_id: self.plugin_id.clone(),
-            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
-        };
-        self.ring.push(entry.clone());
-        self.pending.push(entry);
-        if self.pending.len() >= self.batch_max {
-            self.flush();
+    fn handle(&mut self, msg: AppendLog, ctx: &mut Self::Context) {
+        self.append(msg.source, msg.level, msg.message, Utc::now());
+        self.schedule_flush(ctx);
+    }
+}
+
+/// Appends lines of one source in order, all stamped with the time they arrived.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct AppendLogs {
+    pub source: LogSource,
+    pub lines: Vec<(LogLevel, String)>,
+}
+
+impl Handler<AppendLogs> for LogBufferActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AppendLogs, ctx: &mut Self::Context) {
+        let now = Utc::now();
+        for (level, message) in msg.lines {
+            self.append(msg.source, level, message, now);
+            if self.pending.len() >= self.batch_max {
+                self.flush(ctx);
+            }
         }
+        self.schedule_flush(ctx);
+    }
+}
+
+/// Publishes what is pending and stops the buffer: the end of its plugin's dev server.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct StopLogBuffer;
+
+impl Handler<StopLogBuffer> for LogBufferActor {
+    type Result = ();
+
+    fn handle(&mut self, _: StopLogBuffer, ctx: &mut Self::Context) {
+        self.flush(ctx);
+        ctx.stop();
     }
 }
 
@@ -116,8 +196,8 @@ pub struct FlushLogs;
 impl Handler<FlushLogs> for LogBufferActor {
     type Result = ();
 
-    fn handle(&mut self, _: FlushLogs, _: &mut Self::Context) {
-        self.flush();
+    fn handle(&mut self, _: FlushLogs, ctx: &mut Self::Context) {
+        self.flush(ctx);
     }
 }
 
@@ -130,8 +210,8 @@ pub struct PublishInOrder(pub DevServerEvent);
 impl Handler<PublishInOrder> for LogBufferActor {
     type Result = ();
 
-    fn handle(&mut self, msg: PublishInOrder, _: &mut Self::Context) {
-        self.flush();
+    fn handle(&mut self, msg: PublishInOrder, ctx: &mut Self::Context) {
+        self.flush(ctx);
         self.bus.publish(msg.0);
     }
 }
@@ -162,6 +242,16 @@ impl LogSink {
             level,
             message: message.into(),
         });
+    }
+
+    /// Appends lines in order, in one message; nothing is sent for an empty batch.
+    pub fn log_batch(&self, lines: Vec<(LogLevel, String)>) {
+        if !lines.is_empty() {
+            self.addr.do_send(AppendLogs {
+                source: self.source,
+                lines,
+            });
+        }
     }
 
     /// Appends an info line.
@@ -238,6 +328,84 @@ mod tests {
         match tokio::time::timeout(Duration::from_secs(5), sub.recv()).await {
             Ok(Some(Received::Event(DevServerEvent::Log(b)))) => assert_eq!(b.len(), 2),
             other => panic!("expected a log batch, got {other:?}"),
+        }
+    }
+
+    #[actix::test]
+    async fn a_batch_keeps_its_order_and_a_stop_publishes_what_is_pending() {
+        let bus = EventBus::new(64);
+        let mut sub = bus.subscribe();
+        let addr = LogBufferActor::new(
+            "p",
+            Arc::default(),
+            bus,
+            100,
+            usize::MAX,
+            Duration::from_secs(3600),
+            1000,
+        )
+        .start();
+        let sink = LogSink::new(addr.clone(), LogSource::Plugin);
+        sink.log_batch(vec![
+            (LogLevel::Info, "one".into()),
+            (LogLevel::Warn, "two".into()),
+        ]);
+        sink.log_batch(vec![]);
+        sink.error("three");
+        // The flush interval is an hour: only the stop publishes them.
+        addr.send(StopLogBuffer).await.unwrap();
+        let batch = match tokio::time::timeout(Duration::from_secs(5), sub.recv()).await {
+            Ok(Some(Received::Event(DevServerEvent::Log(b)))) => b,
+            other => panic!("expected a log batch, got {other:?}"),
+        };
+        let got: Vec<(&str, LogLevel, u64)> = batch
+            .iter()
+            .map(|e| (e.message.as_str(), e.level, e.seq))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("one", LogLevel::Info, 1),
+                ("two", LogLevel::Warn, 2),
+                ("three", LogLevel::Error, 3)
+            ]
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while addr.connected() {
+            assert!(std::time::Instant::now() < deadline, "the buffer stopped");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[actix::test]
+    async fn pending_lines_are_flushed_once_after_the_interval() {
+        let bus = EventBus::new(64);
+        let mut sub = bus.subscribe();
+        let addr = LogBufferActor::new(
+            "p",
+            Arc::default(),
+            bus,
+            100,
+            usize::MAX,
+            Duration::from_millis(30),
+            1000,
+        )
+        .start();
+        let sink = LogSink::new(addr, LogSource::Vite);
+        sink.info("a");
+        sink.info("b");
+        match tokio::time::timeout(Duration::from_secs(5), sub.recv()).await {
+            Ok(Some(Received::Event(DevServerEvent::Log(b)))) => assert_eq!(b.len(), 2),
+            other => panic!("expected one batch of both lines, got {other:?}"),
+        }
+        // Nothing pending: no further event, however long we wait.
+        assert!(tokio::time::timeout(Duration::from_millis(200), sub.recv())
+            .await
+            .is_err());
+        sink.info("c");
+        match tokio::time::timeout(Duration::from_secs(5), sub.recv()).await {
+            Ok(Some(Received::Event(DevServerEvent::Log(b)))) => assert_eq!(b[0].message, "c"),
+            other => panic!("expected the next line, got {other:?}"),
         }
     }
 }

@@ -13,7 +13,7 @@ use super::go_watcher::{
     GoStatusChanged, GoWatcherActor, GoWatcherSettings, ReloadProcess, Reloader, RequestBuild,
     StopGoWatcher,
 };
-use super::log_buffer::{GetLogs, LogBufferActor, LogSink, PublishInOrder};
+use super::log_buffer::{GetLogs, LogBufferActor, LogSink, PublishInOrder, StopLogBuffer};
 use super::plugin_process::{
     PluginProcessActor, PluginProcessChanged, PluginProcessEnded, PluginProcessParent,
     PluginProcessSettings, StopPluginProcess,
@@ -723,6 +723,8 @@ impl Handler<StopPlugin> for PluginActor {
                 let _ = logs
                     .send(PublishInOrder(DevServerEvent::Status(last.clone())))
                     .await;
+                // Every child is gone: nothing logs into this buffer any more.
+                let _ = logs.send(StopLogBuffer).await;
                 last
             }
             .into_actor(act)

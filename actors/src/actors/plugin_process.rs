@@ -16,7 +16,7 @@ use tonic::transport::Channel;
 
 use super::child_guard::{ChildGone, ChildKind, ExitNotice};
 use super::child_output::{
-    forward_child, level_for_line, ChildExited, ChildLine, OutputTail, Pipe,
+    forward_child, level_for_line, ChildExited, ChildLines, OutputTail, Pipe,
 };
 use super::log_buffer::LogSink;
 use crate::devinfo::{remove_devinfo_of, write_devinfo};
@@ -129,7 +129,8 @@ pub struct PluginProcessActor {
     start_timer: Option<SpawnHandle>,
     /// The exit was reported (`ChildExited`): its status is logged before the actor stops.
     exited: bool,
-    stop_when_exited: bool,
+    /// A stop waiting for the exit to be reported.
+    exit_waiter: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl PluginProcessActor {
@@ -152,7 +153,7 @@ impl PluginProcessActor {
             tail: OutputTail::default(),
             start_timer: None,
             exited: false,
-            stop_when_exited: false,
+            exit_waiter: None,
         }
     }
 
@@ -371,12 +372,13 @@ impl PluginProcessActor {
         })
         .spawn(ctx);
     }
+}
 
-    fn log_plugin_line(&self, pipe: Pipe, line: &str) {
-        match parse_hclog(line) {
-            Some((level, message)) => self.logs.log(level, message),
-            None => self.logs.log(level_for_line(pipe, line), line.to_string()),
-        }
+/// The level and text of a plugin's output line: hclog lines keep their own level.
+fn plugin_line(pipe: Pipe, line: String) -> (crate::types::LogLevel, String) {
+    match parse_hclog(&line) {
+        Some(parsed) => parsed,
+        None => (level_for_line(pipe, &line), line),
     }
 }
 
@@ -416,16 +418,23 @@ impl Actor for PluginProcessActor {
     }
 }
 
-impl Handler<ChildLine> for PluginProcessActor {
+impl Handler<ChildLines> for PluginProcessActor {
     type Result = ();
 
-    fn handle(&mut self, msg: ChildLine, ctx: &mut Self::Context) {
-        if let (Phase::Handshaking { pgid }, Pipe::Stdout) = (&self.phase, msg.pipe) {
-            let pgid = *pgid;
-            return self.on_handshake(&msg.line, pgid, ctx);
+    fn handle(&mut self, msg: ChildLines, ctx: &mut Self::Context) {
+        let mut batch = Vec::with_capacity(msg.lines.len());
+        for (pipe, line) in msg.lines {
+            if let (Phase::Handshaking { pgid }, Pipe::Stdout) = (&self.phase, pipe) {
+                let pgid = *pgid;
+                // What the plugin printed before its handshake goes first.
+                self.logs.log_batch(std::mem::take(&mut batch));
+                self.on_handshake(&line, pgid, ctx);
+                continue;
+            }
+            self.tail.push(pipe, &line);
+            batch.push(plugin_line(pipe, line));
         }
-        self.tail.push(msg.pipe, &msg.line);
-        self.log_plugin_line(msg.pipe, &msg.line);
+        self.logs.log_batch(batch);
     }
 }
 
@@ -438,8 +447,12 @@ impl Handler<ChildExited> for PluginProcessActor {
             .as_ref()
             .map(describe_exit)
             .unwrap_or_else(|| "ended".into());
+        self.exited = true;
         if matches!(self.phase, Phase::Stopping | Phase::Ended) {
             self.logs.info(format!("plugin {how}"));
+            if let Some(waiter) = self.exit_waiter.take() {
+                let _ = waiter.send(());
+            }
             return;
         }
         let tail = self.tail.text();
@@ -468,9 +481,11 @@ impl StreamHandler<Result<StdioData, tonic::Status>> for PluginProcessActor {
             } else {
                 Pipe::Stdout
             };
-            for line in String::from_utf8_lossy(&chunk.data).lines() {
-                self.log_plugin_line(pipe, line);
-            }
+            let batch = String::from_utf8_lossy(&chunk.data)
+                .lines()
+                .map(|line| plugin_line(pipe, line.to_string()))
+                .collect();
+            self.logs.log_batch(batch);
         }
     }
 
@@ -514,15 +529,24 @@ impl Handler<StopPluginProcess> for PluginProcessActor {
                 }
             }
             .into_actor(self)
-            .map(|(), act, ctx| {
-                // Stay until the exit status is in the log (it may still be on its way).
-                if act.exited || act.pid == 0 {
-                    ctx.stop();
+            .then(|(), act, _| {
+                // Answer once the exit status is in the log (it may still be on its way), so
+                // that it comes before the plugin's final state; 1 s at most.
+                let exit_logged = if act.exited || act.pid == 0 {
+                    None
                 } else {
-                    act.stop_when_exited = true;
-                    ctx.run_later(Duration::from_secs(1), |_, ctx| ctx.stop());
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    act.exit_waiter = Some(tx);
+                    Some(rx)
+                };
+                async move {
+                    if let Some(rx) = exit_logged {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), rx).await;
+                    }
                 }
-            }),
+                .into_actor(act)
+            })
+            .map(|(), _, ctx| ctx.stop()),
         )
     }
 }

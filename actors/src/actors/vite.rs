@@ -12,14 +12,14 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::child_guard::{ChildGone, ChildKind, ExitNotice};
-use super::child_output::{forward_child, level_for_line, ChildExited, ChildLine, OutputTail};
+use super::child_output::{forward_child, level_for_line, ChildExited, ChildLines, OutputTail};
 use super::log_buffer::LogSink;
 use super::port_allocator::{AllocatePort, PortAllocatorActor, ReleasePort};
 use crate::package_manager::{dependencies_installed, PackageManager};
 use crate::process::{describe_exit, ProcessSpec, StopOutcome};
 use crate::registry::ProcessRegistry;
 use crate::restart::ExitKind;
-use crate::types::{DevProcessStatus, DevServerState};
+use crate::types::{DevProcessStatus, DevServerState, LogLevel};
 use crate::vite_ready::{is_port_in_use_line, is_ready_line};
 
 /// What the Vite actor tells its parent: the new status, the port, and an error if any.
@@ -338,29 +338,37 @@ impl Actor for ViteActor {
     }
 }
 
-impl Handler<ChildLine> for ViteActor {
+impl Handler<ChildLines> for ViteActor {
     type Result = ();
 
-    fn handle(&mut self, msg: ChildLine, _: &mut Self::Context) {
-        self.logs
-            .log(level_for_line(msg.pipe, &msg.line), msg.line.clone());
-        if msg.run != self.run {
-            return;
-        }
-        self.tail.push(msg.pipe, &msg.line);
-        if is_port_in_use_line(&msg.line) {
-            self.port_in_use = true;
-        }
-        if let Phase::Starting { pgid, .. } = self.phase {
-            if is_ready_line(&msg.line, self.port) {
+    fn handle(&mut self, msg: ChildLines, _: &mut Self::Context) {
+        let current = msg.run == self.run;
+        let mut batch = Vec::with_capacity(msg.lines.len() + 1);
+        for (pipe, line) in msg.lines {
+            let level = level_for_line(pipe, &line);
+            if !current {
+                batch.push((level, line));
+                continue;
+            }
+            self.tail.push(pipe, &line);
+            if is_port_in_use_line(&line) {
+                self.port_in_use = true;
+            }
+            let ready = match self.phase {
+                Phase::Starting { pgid, .. } if is_ready_line(&line, self.port) => Some(pgid),
+                _ => None,
+            };
+            batch.push((level, line));
+            if let Some(pgid) = ready {
                 self.set_phase(Phase::Ready { pgid });
-                self.logs.info(format!(
-                    "Vite is ready: {}/",
-                    DevServerState::vite_url_for(self.port)
-                ));
+                let url = DevServerState::vite_url_for(self.port);
+                batch.push((LogLevel::Info, format!("Vite is ready: {url}/")));
+                // The lines up to the ready line go before the status that follows them.
+                self.logs.log_batch(std::mem::take(&mut batch));
                 self.report(DevProcessStatus::Ready, None);
             }
         }
+        self.logs.log_batch(batch);
     }
 }
 

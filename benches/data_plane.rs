@@ -1,0 +1,312 @@
+//! The data plane under a log flood, and the engine at rest, measured on the `ovdev` binary.
+//!
+//! Run with `cargo bench --bench data_plane` (in `scripts/bench.sh`). Prints, in one run:
+//! - a UI `dev` command writing N lines of 100 bytes (one `write(2)` each) through
+//!   `ovdev dev --json` and through the human printer, next to the same child piped into `cat`:
+//!   lines per second, and ovdev's peak RSS (fast reader; and a reader that stalls, then reads);
+//! - ovdev's CPU and wakeups per second with 100 UI-only plugins that do nothing.
+//!
+//! The flood's child is this bench binary itself (`OVDEV_FLOOD_LINES` set): its cost is the
+//! same on every side of the comparison.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const LINE_BYTES: usize = 100;
+const MARKER: &[u8] = b"FLOOD#";
+
+/// The flood child: N lines of 100 bytes, one write each; then it idles like a dev server,
+/// or exits when `OVDEV_FLOOD_EXIT` is set.
+fn flood_child(lines: usize) -> ! {
+    let mut out = std::io::stdout().lock();
+    let mut line = [b'x'; LINE_BYTES];
+    line[..MARKER.len()].copy_from_slice(MARKER);
+    line[LINE_BYTES - 1] = b'\n';
+    for i in 0..lines {
+        let digits = format!("{i:010}");
+        line[MARKER.len()..MARKER.len() + 10].copy_from_slice(digits.as_bytes());
+        // Stdout is line-buffered: each line is its own write(2).
+        if out.write_all(&line).is_err() {
+            std::process::exit(1);
+        }
+    }
+    drop(out);
+    if std::env::var_os("OVDEV_FLOOD_EXIT").is_some() {
+        std::process::exit(0);
+    }
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+fn ovdev() -> &'static str {
+    env!("CARGO_BIN_EXE_ovdev")
+}
+
+/// A UI-only plugin whose package manager is `pm_body` (a shell script).
+fn plugin(root: &Path, id: &str, pm_body: &str) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = root.join(id);
+    std::fs::create_dir_all(dir.join("ui/node_modules")).unwrap();
+    std::fs::write(
+        dir.join("plugin.yaml"),
+        format!("id: {id}\nversion: 0.0.1\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("ui/package.json"), r#"{"scripts":{"dev":"vite"}}"#).unwrap();
+    let pm = root.join(format!("{id}-pm"));
+    std::fs::write(&pm, format!("#!/bin/sh\n{pm_body}")).unwrap();
+    std::fs::set_permissions(&pm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (dir, pm)
+}
+
+/// Peak RSS (VmHWM) of `pid` in MiB.
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// Reads `from` until `lines` markers were seen; returns when that happened.
+fn count_markers(from: &mut impl Read, lines: usize) -> Instant {
+    let finder = memchr::memmem::Finder::new(MARKER);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut carry = Vec::new();
+    let mut seen = 0;
+    while seen < lines {
+        let n = from.read(&mut buf).unwrap();
+        assert!(n > 0, "output ended after {seen} of {lines} lines");
+        carry.extend_from_slice(&buf[..n]);
+        seen += finder.find_iter(&carry).count();
+        // Keep a tail shorter than the marker: a marker split across reads is counted once.
+        let keep = carry.len().min(MARKER.len() - 1);
+        carry.drain(..carry.len() - keep);
+    }
+    Instant::now()
+}
+
+fn stop(mut child: Child) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = child.wait();
+}
+
+/// One flood through `ovdev dev` with `args`; lines per second and ovdev's peak RSS.
+fn flood_through_ovdev(lines: usize, args: &[&str], stall: Duration) -> (f64, f64) {
+    let root = tempfile::tempdir().unwrap();
+    let me = std::env::current_exe().unwrap();
+    let (dir, pm) = plugin(
+        root.path(),
+        "flood",
+        &format!("OVDEV_FLOOD_LINES={lines} exec {}\n", me.display()),
+    );
+    let start = Instant::now();
+    let mut child = Command::new(ovdev())
+        .arg("dev")
+        .args(args)
+        .args(["--no-external", "--no-launch", "--state-dir"])
+        .arg(root.path().join("state"))
+        .arg("--package-manager-path")
+        .arg(&pm)
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let (rate, rss) = if stall.is_zero() {
+        let done = count_markers(&mut out, lines);
+        let rate = lines as f64 / (done - start).as_secs_f64();
+        (rate, peak_rss_mib(child.id()))
+    } else {
+        // Nobody reads: what waits for this reader is ovdev's to bound.
+        std::thread::sleep(stall);
+        (f64::NAN, peak_rss_mib(child.id()))
+    };
+    // Keep draining while it stops: a stop must never wait for this reader.
+    let drain = std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    stop(child);
+    let _ = drain.join();
+    (rate, rss)
+}
+
+/// The same child piped into `cat`: lines per second.
+fn flood_into_cat(lines: usize) -> f64 {
+    let me = std::env::current_exe().unwrap();
+    let start = Instant::now();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!("'{}' | cat > /dev/null", me.display()))
+        .env("OVDEV_FLOOD_LINES", lines.to_string())
+        .env("OVDEV_FLOOD_EXIT", "1")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    lines as f64 / start.elapsed().as_secs_f64()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// CPU ticks (utime + stime) and context switches (all threads) of `pid`.
+fn cpu_and_switches(pid: u32) -> (u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = fields
+        .get(11)
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+    let mut switches = 0;
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            for l in status.lines() {
+                if let Some(v) = l
+                    .strip_prefix("voluntary_ctxt_switches:")
+                    .or_else(|| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+                {
+                    switches += v.trim().parse::<u64>().unwrap_or(0);
+                }
+            }
+        }
+    }
+    (ticks, switches)
+}
+
+/// ovdev with `plugins` UI-only plugins that became ready and then do nothing: CPU % of a
+/// core and wakeups per second over `window`.
+fn idle(plugins: usize, window: Duration) -> (f64, f64) {
+    let root = tempfile::tempdir().unwrap();
+    let body = r#"port=""
+while [ $# -gt 0 ]; do [ "$1" = "--port" ] && port="$2"; shift; done
+printf '  ➜  Local:   http://127.0.0.1:%s/\n' "$port"
+exec sleep 3600
+"#;
+    let mut dirs = vec![];
+    let mut pm = PathBuf::new();
+    for i in 0..plugins {
+        let (dir, p) = plugin(root.path(), &format!("idle{i:03}"), body);
+        dirs.push(dir);
+        pm = p;
+    }
+    let mut child = Command::new(ovdev())
+        .args([
+            "dev",
+            "--json",
+            "--no-external",
+            "--no-launch",
+            "--state-dir",
+        ])
+        .arg(root.path().join("state"))
+        .arg("--package-manager-path")
+        .arg(&pm)
+        .args(&dirs)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut ready = 0;
+    let mut line = String::new();
+    while ready < plugins {
+        line.clear();
+        if std::io::BufRead::read_line(&mut out, &mut line).unwrap() == 0 {
+            panic!("ovdev ended before all plugins were ready");
+        }
+        if line.contains("\"viteStatus\":\"ready\"") {
+            ready += 1;
+        }
+    }
+    let drain = std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    // Let start-up work (pending log flushes, registry writes) settle first.
+    std::thread::sleep(Duration::from_secs(2));
+    let (t0, s0) = cpu_and_switches(child.id());
+    std::thread::sleep(window);
+    let (t1, s1) = cpu_and_switches(child.id());
+    stop(child);
+    let _ = drain.join();
+    // Clock ticks per second; 100 on every Linux ovdev runs on.
+    let hz = 100.0;
+    let secs = window.as_secs_f64();
+    (
+        100.0 * (t1 - t0) as f64 / hz / secs,
+        (s1 - s0) as f64 / secs,
+    )
+}
+
+fn main() {
+    if let Some(n) = std::env::var("OVDEV_FLOOD_LINES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        flood_child(n);
+    }
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    const LINES: usize = 1_000_000;
+    const ROUNDS: usize = 3;
+    let (mut cat, mut json, mut human, mut json_rss, mut human_rss) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..ROUNDS {
+        cat.push(flood_into_cat(LINES));
+        let (rate, rss) = flood_through_ovdev(LINES, &["--json"], Duration::ZERO);
+        json.push(rate);
+        json_rss.push(rss);
+        let (rate, rss) = flood_through_ovdev(LINES, &["--no-color"], Duration::ZERO);
+        human.push(rate);
+        human_rss.push(rss);
+    }
+    let (cat, json, human) = (median(cat), median(json), median(human));
+    println!("flood of {LINES} lines of {LINE_BYTES} bytes, medians of {ROUNDS} rounds:");
+    println!(
+        "  child | cat                  {:>6.2} M lines/s",
+        cat / 1e6
+    );
+    println!(
+        "  ovdev dev --json             {:>6.2} M lines/s  ({:.2}x cat)  peak RSS {:.1} MiB",
+        json / 1e6,
+        json / cat,
+        median(json_rss)
+    );
+    println!(
+        "  ovdev dev (human)            {:>6.2} M lines/s  ({:.2}x cat)  peak RSS {:.1} MiB",
+        human / 1e6,
+        human / cat,
+        median(human_rss)
+    );
+    let (_, rss3) = flood_through_ovdev(3 * LINES, &["--json"], Duration::ZERO);
+    println!(
+        "  --json, {} lines           peak RSS {rss3:.1} MiB",
+        3 * LINES
+    );
+    let (_, stalled) = flood_through_ovdev(3 * LINES, &["--json"], Duration::from_secs(5));
+    println!(
+        "  --json, {} lines, nobody reading for 5 s: peak RSS {stalled:.1} MiB",
+        3 * LINES
+    );
+
+    let (cpu, wakeups) = idle(100, Duration::from_secs(10));
+    println!("idle, 100 UI-only plugins ready, 10 s: {cpu:.2} % of a core, {wakeups:.0} wakeups/s");
+}
