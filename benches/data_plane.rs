@@ -73,22 +73,45 @@ fn peak_rss_mib(pid: u32) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// Reads `from` until `lines` markers were seen; returns when that happened.
-fn count_markers(from: &mut impl Read, lines: usize) -> Instant {
-    let finder = memchr::memmem::Finder::new(MARKER);
-    let mut buf = vec![0u8; 1 << 20];
-    let mut carry = Vec::new();
-    let mut seen = 0;
-    while seen < lines {
-        let n = from.read(&mut buf).unwrap();
-        assert!(n > 0, "output ended after {seen} of {lines} lines");
-        carry.extend_from_slice(&buf[..n]);
-        seen += finder.find_iter(&carry).count();
-        // Keep a tail shorter than the marker: a marker split across reads is counted once.
-        let keep = carry.len().min(MARKER.len() - 1);
-        carry.drain(..carry.len() - keep);
+/// Reads `from` until `lines` markers were seen, or until nothing came for a second (lines
+/// dropped for a reader that fell behind are never printed). Returns the lines seen, when the
+/// last of them came, and the reader (still running) so the caller can keep draining.
+fn count_markers(
+    mut from: impl Read + Send + 'static,
+    lines: usize,
+) -> (usize, Instant, std::thread::JoinHandle<()>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(AtomicUsize::new(0));
+    let last = Arc::new(Mutex::new(Instant::now()));
+    let (s, l) = (seen.clone(), last.clone());
+    let reader = std::thread::spawn(move || {
+        let finder = memchr::memmem::Finder::new(MARKER);
+        let mut buf = vec![0u8; 1 << 20];
+        let mut carry = Vec::new();
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            carry.extend_from_slice(&buf[..n]);
+            let found = finder.find_iter(&carry).count();
+            if found > 0 {
+                s.fetch_add(found, Ordering::SeqCst);
+                *l.lock().unwrap() = Instant::now();
+            }
+            // Keep a tail shorter than the marker: a marker split across reads counts once.
+            let keep = carry.len().min(MARKER.len() - 1);
+            carry.drain(..carry.len() - keep);
+        }
+    });
+    loop {
+        std::thread::sleep(Duration::from_millis(5));
+        let quiet = last.lock().unwrap().elapsed();
+        if seen.load(Ordering::SeqCst) >= lines || quiet > Duration::from_secs(1) {
+            let at = *last.lock().unwrap();
+            return (seen.load(Ordering::SeqCst), at, reader);
+        }
     }
-    Instant::now()
 }
 
 fn stop(mut child: Child) {
@@ -99,8 +122,9 @@ fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
-/// One flood through `ovdev dev` with `args`; lines per second and ovdev's peak RSS.
-fn flood_through_ovdev(lines: usize, args: &[&str], stall: Duration) -> (f64, f64) {
+/// One flood through `ovdev dev` with `args`: lines per second delivered, lines delivered,
+/// and ovdev's peak RSS. With `stall`, nobody reads for that long first.
+fn flood_through_ovdev(lines: usize, args: &[&str], stall: Duration) -> (f64, usize, f64) {
     let root = tempfile::tempdir().unwrap();
     let me = std::env::current_exe().unwrap();
     let (dir, pm) = plugin(
@@ -122,21 +146,14 @@ fn flood_through_ovdev(lines: usize, args: &[&str], stall: Duration) -> (f64, f6
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let (rate, rss) = if stall.is_zero() {
-        let done = count_markers(&mut out, lines);
-        let rate = lines as f64 / (done - start).as_secs_f64();
-        (rate, peak_rss_mib(child.id()))
-    } else {
-        // Nobody reads: what waits for this reader is ovdev's to bound.
-        std::thread::sleep(stall);
-        (f64::NAN, peak_rss_mib(child.id()))
-    };
-    // Keep draining while it stops: a stop must never wait for this reader.
-    let drain = std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let out = child.stdout.take().unwrap();
+    std::thread::sleep(stall);
+    let (seen, at, reader) = count_markers(out, lines);
+    let rss = peak_rss_mib(child.id());
+    // The reader keeps draining while ovdev stops: a stop must never wait for it anyway.
     stop(child);
-    let _ = drain.join();
-    (rate, rss)
+    let _ = reader.join();
+    (seen as f64 / (at - start).as_secs_f64(), seen, rss)
 }
 
 /// The same child piped into `cat`: lines per second.
@@ -267,44 +284,46 @@ fn main() {
     }
     const LINES: usize = 1_000_000;
     const ROUNDS: usize = 3;
-    let (mut cat, mut json, mut human, mut json_rss, mut human_rss) =
-        (vec![], vec![], vec![], vec![], vec![]);
+    let mut cat = vec![];
+    let mut sides: Vec<(&str, &[&str], Vec<f64>, Vec<usize>, Vec<f64>)> = vec![
+        ("ovdev dev --json", &["--json"], vec![], vec![], vec![]),
+        ("ovdev dev (human)", &["--no-color"], vec![], vec![], vec![]),
+    ];
     for _ in 0..ROUNDS {
         cat.push(flood_into_cat(LINES));
-        let (rate, rss) = flood_through_ovdev(LINES, &["--json"], Duration::ZERO);
-        json.push(rate);
-        json_rss.push(rss);
-        let (rate, rss) = flood_through_ovdev(LINES, &["--no-color"], Duration::ZERO);
-        human.push(rate);
-        human_rss.push(rss);
+        for (_, args, rates, seen, rss) in sides.iter_mut() {
+            let (r, n, m) = flood_through_ovdev(LINES, args, Duration::ZERO);
+            rates.push(r);
+            seen.push(n);
+            rss.push(m);
+        }
     }
-    let (cat, json, human) = (median(cat), median(json), median(human));
-    println!("flood of {LINES} lines of {LINE_BYTES} bytes, medians of {ROUNDS} rounds:");
+    let cat = median(cat);
+    println!("flood of {LINES} lines of {LINE_BYTES} bytes, one write(2) each; medians of {ROUNDS} rounds:");
     println!(
         "  child | cat                  {:>6.2} M lines/s",
         cat / 1e6
     );
-    println!(
-        "  ovdev dev --json             {:>6.2} M lines/s  ({:.2}x cat)  peak RSS {:.1} MiB",
-        json / 1e6,
-        json / cat,
-        median(json_rss)
-    );
-    println!(
-        "  ovdev dev (human)            {:>6.2} M lines/s  ({:.2}x cat)  peak RSS {:.1} MiB",
-        human / 1e6,
-        human / cat,
-        median(human_rss)
-    );
-    let (_, rss3) = flood_through_ovdev(3 * LINES, &["--json"], Duration::ZERO);
+    for (name, _, rates, seen, rss) in sides {
+        let rate = median(rates);
+        let dropped = LINES - seen.iter().copied().min().unwrap_or(0);
+        println!(
+            "  {name:<28} {:>6.2} M lines/s delivered ({:.2}x cat), at most {dropped} dropped, peak RSS {:.1} MiB",
+            rate / 1e6,
+            rate / cat,
+            median(rss)
+        );
+    }
+    let (_, _, rss3) = flood_through_ovdev(3 * LINES, &["--json"], Duration::ZERO);
     println!(
         "  --json, {} lines           peak RSS {rss3:.1} MiB",
         3 * LINES
     );
-    let (_, stalled) = flood_through_ovdev(3 * LINES, &["--json"], Duration::from_secs(5));
+    let (_, seen, stalled) = flood_through_ovdev(3 * LINES, &["--json"], Duration::from_secs(5));
     println!(
-        "  --json, {} lines, nobody reading for 5 s: peak RSS {stalled:.1} MiB",
-        3 * LINES
+        "  --json, {} lines, nobody reading for 5 s: peak RSS {stalled:.1} MiB ({} lines dropped, reported as missed)",
+        3 * LINES,
+        3 * LINES - seen
     );
 
     let (cpu, wakeups) = idle(100, Duration::from_secs(10));

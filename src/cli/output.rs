@@ -33,6 +33,9 @@ pub struct Printer {
     >,
 }
 
+/// The NDJSON event that reports events this output missed: `{"count": n}`.
+pub const EVENT_MISSED: &str = "ovdev/events_missed";
+
 const RESET: &str = "\x1b[0m";
 const DIM: &str = "\x1b[2m";
 const RED: &str = "\x1b[31m";
@@ -68,10 +71,7 @@ impl Printer {
     pub fn print(&mut self, received: &Received) {
         let ev = match received {
             Received::Event(ev) => ev,
-            Received::Missed(n) => {
-                self.note(&format!("output fell behind; {n} events were skipped"));
-                return;
-            }
+            Received::Missed(n) => return self.print_missed(*n),
         };
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
@@ -86,6 +86,19 @@ impl Printer {
             buf = Vec::with_capacity(64 * 1024);
         }
         self.buf = buf;
+    }
+
+    /// Says in the output itself that `n` events (log batches first) were dropped because
+    /// this output fell behind: NDJSON readers get an `ovdev/events_missed` event.
+    fn print_missed(&mut self, n: u64) {
+        let line = if self.json {
+            format!("{{\"name\":\"{EVENT_MISSED}\",\"data\":{{\"count\":{n}}}}}\n")
+        } else {
+            let text =
+                format!("[ovdev] output fell behind: {n} events (log batches first) were skipped");
+            format!("{}\n", self.paint(YELLOW, &text))
+        };
+        let _ = std::io::stdout().lock().write_all(line.as_bytes());
     }
 
     fn render_into(&mut self, ev: &DevServerEvent, out: &mut Vec<u8>) {

@@ -116,10 +116,9 @@ pub fn level_for_line(pipe: Pipe, line: &str) -> crate::types::LogLevel {
     let starts = |prefix: &[u8]| {
         trimmed.len() >= prefix.len() && trimmed[..prefix.len()].eq_ignore_ascii_case(prefix)
     };
-    let says_error = plain
-        .as_bytes()
-        .windows(b" error:".len())
-        .any(|w| w.eq_ignore_ascii_case(b" error:"));
+    let bytes = plain.as_bytes();
+    let says_error = memchr::memchr_iter(b':', bytes)
+        .any(|colon| colon >= 6 && bytes[colon - 6..colon].eq_ignore_ascii_case(b" error"));
     if starts(b"error") || starts(b"npm error") || says_error {
         LogLevel::Error
     } else if pipe == Pipe::Stderr || starts(b"warn") {
@@ -199,6 +198,28 @@ mod tests {
             level_for_line(Pipe::Stdout, "\u{1b}[31merror\u{1b}[0m when starting"),
             LogLevel::Error
         );
+        assert_eq!(
+            level_for_line(Pipe::Stdout, "12:00:01 [vite] Internal server Error: boom"),
+            LogLevel::Error
+        );
+        assert_eq!(
+            level_for_line(Pipe::Stdout, "WARN: disk almost full"),
+            LogLevel::Warn
+        );
+        for info in [
+            "terror: no",
+            "error",
+            "x:error: y",
+            "no errors: 0 found",
+            ":",
+        ] {
+            let expected = if info.starts_with("error") {
+                LogLevel::Error
+            } else {
+                LogLevel::Info
+            };
+            assert_eq!(level_for_line(Pipe::Stdout, info), expected, "{info}");
+        }
     }
 
     #[test]

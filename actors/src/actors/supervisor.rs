@@ -283,16 +283,35 @@ impl Actor for DevServerSupervisor {
             ExternalWatcherActor::new(dir, ctx.address().recipient()).start();
         }
         if self.config.child_subreaper {
-            match become_subreaper() {
-                Ok(()) => {
-                    ctx.run_interval(Duration::from_secs(1), |act, _| {
-                        reap_orphans(&act.registry);
+            // Orphans are reaped when a child dies (SIGCHLD), not on a timer: an idle
+            // engine wakes for nothing.
+            let sigchld = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child());
+            match (become_subreaper(), sigchld) {
+                (Ok(()), Ok(signal)) => {
+                    let deaths = futures::stream::unfold(signal, |mut s| async move {
+                        s.recv().await.map(|()| (ChildDied, s))
                     });
+                    ctx.add_stream(deaths);
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot become a child subreaper"),
+                (Err(e), _) => tracing::warn!(error = %e, "cannot become a child subreaper"),
+                (_, Err(e)) => {
+                    tracing::warn!(error = %e, "cannot watch for SIGCHLD; orphans are not reaped")
+                }
             }
         }
     }
+}
+
+/// A child of this process died (SIGCHLD; several deaths may share one).
+struct ChildDied;
+
+impl StreamHandler<ChildDied> for DevServerSupervisor {
+    fn handle(&mut self, _: ChildDied, _: &mut Self::Context) {
+        reap_orphans(&self.registry);
+    }
+
+    // The signal stream never ends while the engine runs; the supervisor outlives it anyway.
+    fn finished(&mut self, _: &mut Self::Context) {}
 }
 
 #[cfg(target_os = "linux")]

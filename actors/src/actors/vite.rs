@@ -341,7 +341,7 @@ impl Actor for ViteActor {
 impl Handler<ChildLines> for ViteActor {
     type Result = ();
 
-    fn handle(&mut self, msg: ChildLines, _: &mut Self::Context) {
+    fn handle(&mut self, msg: ChildLines, ctx: &mut Self::Context) {
         let current = msg.run == self.run;
         let mut batch = Vec::with_capacity(msg.lines.len() + 1);
         for (pipe, line) in msg.lines {
@@ -360,6 +360,9 @@ impl Handler<ChildLines> for ViteActor {
             };
             batch.push((level, line));
             if let Some(pgid) = ready {
+                if let Some(t) = self.ready_timer.take() {
+                    ctx.cancel_future(t);
+                }
                 self.set_phase(Phase::Ready { pgid });
                 let url = DevServerState::vite_url_for(self.port);
                 batch.push((LogLevel::Info, format!("Vite is ready: {url}/")));
