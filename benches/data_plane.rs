@@ -285,7 +285,9 @@ fn main() {
     const LINES: usize = 1_000_000;
     const ROUNDS: usize = 3;
     let mut cat = vec![];
-    let mut sides: Vec<(&str, &[&str], Vec<f64>, Vec<usize>, Vec<f64>)> = vec![
+    // (name, ovdev arguments, rates, lines seen, peak RSS) per round.
+    type Side<'a> = (&'a str, &'a [&'a str], Vec<f64>, Vec<usize>, Vec<f64>);
+    let mut sides: Vec<Side> = vec![
         ("ovdev dev --json", &["--json"], vec![], vec![], vec![]),
         ("ovdev dev (human)", &["--no-color"], vec![], vec![], vec![]),
     ];
