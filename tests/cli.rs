@@ -489,3 +489,62 @@ async fn no_vite_runs_only_the_backend_and_the_cli_hosts_the_plugin() {
     assert!(!devinfo.exists(), "the .devinfo goes with the plugin");
     assert_no_processes_in(state.path(), Duration::from_secs(5)).await;
 }
+
+/// A flood that a stalled stdout reader cannot take: what waits for it stays bounded, the
+/// lines it could not take are dropped, and the NDJSON stream itself says how many events
+/// were missed; the last lines and the final state still arrive, in order.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_reader_gets_an_events_missed_line_in_the_ndjson_stream() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("flood");
+    std::fs::create_dir_all(dir.join("ui/node_modules")).unwrap();
+    std::fs::write(dir.join("plugin.yaml"), "id: flood\nversion: 0.0.1\n").unwrap();
+    std::fs::write(dir.join("ui/package.json"), r#"{"scripts":{"dev":"vite"}}"#).unwrap();
+    let pm = root.path().join("flood-pm");
+    write_script(
+        &pm,
+        "yes 'a flood line that nobody reads for a while, about eighty bytes long ......' | head -n 400000\necho FLOOD-DONE\nexec sleep 300\n",
+    );
+    let (mut child, mut lines) = spawn_piped(
+        ovdev()
+            .args([
+                "dev",
+                "--json",
+                "--no-external",
+                "--no-launch",
+                "--state-dir",
+            ])
+            .arg(root.path().join("state"))
+            .arg("--package-manager-path")
+            .arg(&pm)
+            .arg(&dir),
+    );
+    // ~90 MB of NDJSON against a stalled reader: far beyond the pipe and the 8 MiB queue.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let rss_kib: u64 = std::fs::read_to_string(format!("/proc/{}/status", child.id().unwrap()))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    assert!(
+        rss_kib < 96 * 1024,
+        "ovdev holds {rss_kib} KiB for a stalled reader"
+    );
+    let mut seen = vec![];
+    let missed = read_until(&mut lines, &mut seen, "an events_missed line", |v| {
+        v["name"] == "ovdev/events_missed"
+    })
+    .await;
+    assert!(missed["data"]["count"].as_u64().unwrap() > 0, "{missed}");
+    read_until(&mut lines, &mut seen, "the flood's last line", |v| {
+        v["name"] == "plugin/devserver/log"
+            && v["data"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|e| e["message"] == "FLOOD-DONE"))
+    })
+    .await;
+    signal(&child, Signal::SIGTERM);
+    let status = wait_exit(&mut child).await;
+    assert!(status.success(), "{status}");
+}
