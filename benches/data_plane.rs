@@ -272,6 +272,133 @@ exec sleep 3600
     )
 }
 
+/// `count` copies of the example's UI (its `node_modules` linked, each with a cache of its own).
+fn npm_plugins(root: &Path, count: usize) -> Vec<PathBuf> {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello-plugin/ui");
+    assert!(
+        example.join("node_modules/vite").is_dir(),
+        "examples/hello-plugin/ui/node_modules is missing: run scripts/bench.sh"
+    );
+    (0..count)
+        .map(|i| {
+            let id = format!("npm{i:03}");
+            let dir = root.join(&id);
+            let ui = dir.join("ui");
+            std::fs::create_dir_all(ui.join("src")).unwrap();
+            std::fs::write(dir.join("plugin.yaml"), format!("id: {id}\nversion: 0.0.1\n")).unwrap();
+            for f in ["package.json", "package-lock.json", "index.html", "src/entry.ts"] {
+                std::fs::copy(example.join(f), ui.join(f)).unwrap();
+            }
+            std::fs::write(
+                ui.join("vite.config.ts"),
+                "import { defineConfig } from \"vite\";\nexport default defineConfig({ cacheDir: \".vite-cache\" });\n",
+            )
+            .unwrap();
+            std::os::unix::fs::symlink(example.join("node_modules"), ui.join("node_modules")).unwrap();
+            dir
+        })
+        .collect()
+}
+
+/// The floor: the same `npm run dev` of every plugin started at once by a plain program.
+/// Returns when the first and the last printed their `Local:` line.
+fn npm_floor(dirs: &[PathBuf]) -> (Duration, Duration) {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    let start = Instant::now();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut groups = vec![];
+    for (i, dir) in dirs.iter().enumerate() {
+        let port = (15173 + i).to_string();
+        let mut child = Command::new("npm")
+            .args([
+                "run",
+                "dev",
+                "--",
+                "--port",
+                &port,
+                "--strictPort",
+                "--host",
+                "127.0.0.1",
+            ])
+            .current_dir(dir.join("ui"))
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        groups.push(child.id() as i32);
+        let out = child.stdout.take().unwrap();
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if line.contains("Local:") {
+                    let _ = tx.send(Instant::now());
+                    break;
+                }
+            }
+            let _ = child.wait();
+        });
+    }
+    let times: Vec<Instant> = (0..dirs.len())
+        .map(|_| {
+            rx.recv_timeout(Duration::from_secs(300))
+                .expect("every npm run dev ready")
+        })
+        .collect();
+    for g in groups {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(g),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    (times[0] - start, times[times.len() - 1] - start)
+}
+
+/// The same plugins through `ovdev dev` (npm, no backend): first and last ready.
+fn npm_through_ovdev(root: &Path, dirs: &[PathBuf]) -> (Duration, Duration) {
+    use std::io::BufRead;
+    let start = Instant::now();
+    let mut child = Command::new(ovdev())
+        .args([
+            "dev",
+            "--json",
+            "--no-external",
+            "--no-launch",
+            "--package-manager",
+            "npm",
+            "--state-dir",
+        ])
+        .arg(root.join("state"))
+        .args(dirs)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut ready = std::collections::HashSet::new();
+    let mut first = None;
+    let mut lines = out.lines();
+    while ready.len() < dirs.len() {
+        let line = lines.next().expect("ovdev runs").unwrap();
+        if line.starts_with("{\"name\":\"plugin/devserver/status\"")
+            && line.contains("\"viteStatus\":\"ready\"")
+        {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            ready.insert(v["data"]["pluginID"].as_str().unwrap_or("").to_string());
+            first.get_or_insert_with(|| start.elapsed());
+        }
+    }
+    let last = start.elapsed();
+    let drain = std::thread::spawn(move || for _ in lines {});
+    stop(child);
+    let _ = drain.join();
+    (first.unwrap_or(last), last)
+}
+
 fn main() {
     if let Some(n) = std::env::var("OVDEV_FLOOD_LINES")
         .ok()
@@ -330,4 +457,21 @@ fn main() {
 
     let (cpu, wakeups) = idle(100, Duration::from_secs(10));
     println!("idle, 100 UI-only plugins ready, 10 s: {cpu:.2} % of a core, {wakeups:.0} wakeups/s");
+
+    let count: usize = std::env::var("OVDEV_BENCH_NPM_PLUGINS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let root = tempfile::tempdir().unwrap();
+    let dirs = npm_plugins(root.path(), count);
+    let (floor_first, floor_last) = npm_floor(&dirs);
+    let (first, last) = npm_through_ovdev(root.path(), &dirs);
+    println!(
+        "{count} UI-only plugins (npm run dev, Vite 8) all ready: ovdev {:.1} s (first {:.2} s); floor, all started at once {:.1} s (first {:.2} s); {:.2}x the floor",
+        last.as_secs_f64(),
+        first.as_secs_f64(),
+        floor_last.as_secs_f64(),
+        floor_first.as_secs_f64(),
+        last.as_secs_f64() / floor_last.as_secs_f64()
+    );
 }

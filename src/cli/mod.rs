@@ -142,12 +142,16 @@ async fn dev_loop(
             return ExitCode::from(1);
         }
     };
+    // All at once: one plugin's start never waits for another's.
+    let starts = plugins.keys().map(|id| async move {
+        let result = handle.start_dev_server(id).await;
+        (id, result)
+    });
     let mut failed = false;
-    for id in plugins.keys() {
-        if let Err(e) = handle.start_dev_server(id).await {
+    for (id, result) in futures::future::join_all(starts).await {
+        if let Err(e) = result {
             eprintln!("ovdev: cannot start the dev server of `{id}`: {e}");
             failed = true;
-            break;
         }
     }
     if !failed {
