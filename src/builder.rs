@@ -113,6 +113,12 @@ impl DevServerBuilder {
         self.tweak(move |c| c.vite_ready_timeout = d)
     }
 
+    /// How many plugin UIs may install or start at once (default: twice the cores); the
+    /// others wait their turn, so the first ones are ready early.
+    pub fn concurrent_ui_starts(self, n: usize) -> Self {
+        self.tweak(move |c| c.concurrent_ui_starts = n.max(1))
+    }
+
     /// Time between SIGTERM and SIGKILL when stopping processes (default 5 s).
     pub fn stop_grace(self, d: Duration) -> Self {
         self.tweak(move |c| c.stop_grace = d)

@@ -316,6 +316,54 @@ async fn vite_not_ready_in_time_is_an_error() {
     assert_no_processes_in(&dir, Duration::from_secs(10)).await;
 }
 
+/// UIs take turns to start: with one turn, a second plugin's Vite is spawned only once the
+/// first one is done starting (here: it timed out, still running); then it becomes ready.
+#[tokio::test(flavor = "multi_thread")]
+async fn uis_take_turns_to_start() {
+    let mut e = engine_with((20192, 20199), |b| {
+        b.port_probe(always_free())
+            .vite_ready_timeout(Duration::from_millis(500))
+            .concurrent_ui_starts(1)
+    });
+    let root = tempfile::tempdir().unwrap();
+    let first = fake_plugin(root.path(), "first-ui", true, false);
+    std::fs::write(first.join("ui/fake-mode"), "silent").unwrap();
+    let second = fake_plugin(root.path(), "second-ui", true, false);
+    e.handle
+        .start_dev_server_for_path("first-ui", &first)
+        .await
+        .unwrap();
+    e.handle
+        .start_dev_server_for_path("second-ui", &second)
+        .await
+        .unwrap();
+    e.rec
+        .wait_status("second-ui", "second ready", |s| {
+            s.vite_status == DevProcessStatus::Ready
+        })
+        .await;
+    let order: Vec<(String, DevProcessStatus)> = e
+        .rec
+        .seen
+        .iter()
+        .filter_map(|ev| match ev {
+            DevServerEvent::Status(s) => Some((s.plugin_id.clone(), s.vite_status)),
+            _ => None,
+        })
+        .collect();
+    let timed_out = order
+        .iter()
+        .position(|(id, st)| id == "first-ui" && *st == DevProcessStatus::Error)
+        .expect("the first UI timed out");
+    let ready = order
+        .iter()
+        .position(|(id, st)| id == "second-ui" && *st == DevProcessStatus::Ready)
+        .unwrap();
+    assert!(timed_out < ready, "{order:?}");
+    e.handle.shutdown().await;
+    assert_no_processes_in(root.path(), Duration::from_secs(10)).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_port_taken_by_someone_else_is_retried_on_another_port() {
     let mut e = engine_with((20200, 20210), |b| b.port_probe(always_free()));

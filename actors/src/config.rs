@@ -31,6 +31,10 @@ pub struct EngineConfig {
     pub vite_ready_timeout: Duration,
     /// How often a taken port (Vite's strictPort failure) is retried with another port.
     pub vite_port_retries: u32,
+    /// How many UIs may install or start at once (until ready, failed or timed out); the
+    /// others wait their turn, so that with many plugins the first are ready early instead of
+    /// all of them sharing the CPU until the end.
+    pub concurrent_ui_starts: usize,
     /// Time between SIGTERM and SIGKILL when stopping a process group.
     pub stop_grace: Duration,
     /// Log entries kept per plugin.
@@ -92,6 +96,7 @@ impl EngineConfig {
             debounce_max_wait: crate::debounce::DEFAULT_MAX_WAIT,
             vite_ready_timeout: Duration::from_secs(30),
             vite_port_retries: 3,
+            concurrent_ui_starts: default_concurrent_ui_starts(),
             stop_grace: crate::process::DEFAULT_STOP_GRACE,
             log_capacity: crate::log_ring::DEFAULT_LOG_CAPACITY,
             log_byte_cap: crate::log_ring::DEFAULT_LOG_BYTE_CAP,
@@ -144,4 +149,12 @@ impl std::fmt::Debug for EngineConfig {
             .field("go_watcher_policy", &self.go_watcher_policy)
             .finish_non_exhaustive()
     }
+}
+
+/// Twice the number of cores (at least 2): a package manager and Vite starting leave a core
+/// idle part of the time, waiting for the disk or the other.
+fn default_concurrent_ui_starts() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get() * 2)
+        .max(2)
 }

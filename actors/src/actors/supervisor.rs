@@ -42,6 +42,8 @@ pub struct DevServerSupervisor {
     host: Arc<dyn PluginHost>,
     bus: EventBus,
     ports: Addr<PortAllocatorActor>,
+    /// Turns for UIs to install and start (`concurrent_ui_starts`).
+    ui_start_slots: Arc<tokio::sync::Semaphore>,
     plugins: HashMap<String, Addr<PluginActor>>,
     /// Plugins being stopped: a start of the same plugin waits for this, so that two copies
     /// of its processes never run at once.
@@ -74,12 +76,16 @@ impl DevServerSupervisor {
         }
         let registry = Arc::new(ProcessRegistry::open(&config.state_dir, config.watchdog));
         let ports = PortAllocatorActor::new(config.port_range, config.port_probe.clone()).start();
+        let ui_start_slots = Arc::new(tokio::sync::Semaphore::new(
+            config.concurrent_ui_starts.max(1),
+        ));
         Self {
             config,
             registry,
             host,
             bus,
             ports,
+            ui_start_slots,
             plugins: HashMap::new(),
             stopping: HashMap::new(),
             log_seqs: HashMap::new(),
@@ -137,6 +143,7 @@ impl DevServerSupervisor {
             port_retries: cfg.vite_port_retries,
             stop_grace: cfg.stop_grace,
             registry: self.registry.clone(),
+            start_slots: self.ui_start_slots.clone(),
         })
     }
 

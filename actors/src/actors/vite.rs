@@ -67,6 +67,9 @@ pub struct ViteSettings {
     pub stop_grace: Duration,
     /// Where spawned process groups are recorded.
     pub registry: Arc<ProcessRegistry>,
+    /// Turns to install and start, shared by every plugin's Vite: one is held from the spawn
+    /// until Vite is ready, ends or times out.
+    pub start_slots: Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +119,8 @@ pub struct ViteActor {
     locked_install: bool,
     retries_left: u32,
     ready_timer: Option<SpawnHandle>,
+    /// This Vite's turn to install and start, while it has one.
+    start_slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl ViteActor {
@@ -146,6 +151,7 @@ impl ViteActor {
             locked_install: false,
             retries_left,
             ready_timer: None,
+            start_slot: None,
         }
     }
 
@@ -165,6 +171,7 @@ impl ViteActor {
 
     /// The run is over: stop what is left of the group, report, and stop this actor.
     fn end(&mut self, kind: ExitKind, reason: String, pgid: Option<i32>, ctx: &mut Context<Self>) {
+        self.start_slot = None;
         if kind == ExitKind::Abnormal {
             self.logs.error(reason.clone());
         } else {
@@ -269,6 +276,8 @@ impl ViteActor {
 
     fn ready_timeout(&mut self, run: u64, timeout: Duration) {
         if let (true, Phase::Starting { pgid, .. }) = (run == self.run, self.phase) {
+            // A Vite that is only slow keeps running, but others get its turn.
+            self.start_slot = None;
             self.phase = Phase::Starting {
                 pgid,
                 timed_out: true,
@@ -329,12 +338,25 @@ impl Actor for ViteActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        if dependencies_installed(&self.settings.ui_dir) {
-            self.start_vite(ctx);
-        } else {
-            self.report(DevProcessStatus::Starting, None);
-            self.install(ctx);
-        }
+        self.report(DevProcessStatus::Starting, None);
+        // Wait for a turn; a stop meanwhile drops the wait (and the turn with the actor).
+        self.settings
+            .start_slots
+            .clone()
+            .acquire_owned()
+            .into_actor(self)
+            .map(|slot, act, ctx| {
+                if act.phase != Phase::Idle {
+                    return;
+                }
+                act.start_slot = slot.ok();
+                if dependencies_installed(&act.settings.ui_dir) {
+                    act.start_vite(ctx);
+                } else {
+                    act.install(ctx);
+                }
+            })
+            .spawn(ctx);
     }
 }
 
@@ -363,6 +385,7 @@ impl Handler<ChildLines> for ViteActor {
                 if let Some(t) = self.ready_timer.take() {
                     ctx.cancel_future(t);
                 }
+                self.start_slot = None;
                 self.set_phase(Phase::Ready { pgid });
                 let url = DevServerState::vite_url_for(self.port);
                 batch.push((LogLevel::Info, format!("Vite is ready: {url}/")));
