@@ -176,6 +176,74 @@ mod tests {
     use super::*;
     use crate::types::LogLevel;
 
+    /// Collects what `forward_child` sends.
+    #[derive(Default)]
+    struct Collector {
+        batches: Vec<Vec<(Pipe, String)>>,
+        exited: Option<tokio::sync::oneshot::Sender<Vec<Vec<(Pipe, String)>>>>,
+    }
+
+    impl Actor for Collector {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<ChildLines> for Collector {
+        type Result = ();
+        fn handle(&mut self, msg: ChildLines, _: &mut Self::Context) {
+            self.batches.push(msg.lines);
+        }
+    }
+
+    impl Handler<ChildExited> for Collector {
+        type Result = ();
+        fn handle(&mut self, _: ChildExited, _: &mut Self::Context) {
+            if let Some(tx) = self.exited.take() {
+                let _ = tx.send(std::mem::take(&mut self.batches));
+            }
+        }
+    }
+
+    async fn batches_of(script: &str) -> Vec<Vec<(Pipe, String)>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let owner = Collector {
+            batches: vec![],
+            exited: Some(tx),
+        }
+        .start();
+        let spec = crate::process::ProcessSpec::new("sh", vec!["-c".into(), script.into()], ".");
+        let child = spec.command().spawn().unwrap();
+        forward_child(child, 1, owner);
+        tokio::time::timeout(Duration::from_secs(30), rx)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    #[actix::test]
+    async fn a_flood_arrives_whole_in_order_in_bounded_batches() {
+        let batches = batches_of("seq 1 20000; echo on-stderr >&2").await;
+        let stdout: Vec<String> = batches
+            .iter()
+            .flatten()
+            .filter(|(p, _)| *p == Pipe::Stdout)
+            .map(|(_, l)| l.clone())
+            .collect();
+        let expected: Vec<String> = (1..=20000).map(|i| i.to_string()).collect();
+        assert_eq!(stdout, expected);
+        assert!(batches
+            .iter()
+            .flatten()
+            .any(|(p, l)| *p == Pipe::Stderr && l == "on-stderr"));
+        assert!(batches
+            .iter()
+            .all(|b| !b.is_empty() && b.len() <= MAX_BATCH_LINES));
+        assert!(
+            batches.len() < 20000 / 10,
+            "lines travel in batches, not one message each: {} messages",
+            batches.len()
+        );
+    }
+
     #[test]
     fn levels_follow_the_text_and_the_pipe() {
         assert_eq!(
