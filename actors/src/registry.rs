@@ -197,7 +197,13 @@ impl Drop for ProcessRegistry {
 
 fn start_watchdog() -> Option<(std::process::Child, ChildStdin)> {
     use std::os::unix::process::CommandExt;
-    let spawned = std::process::Command::new("sh")
+    // POSIX puts `sh` at /bin/sh; a PATH search costs an execve per PATH entry before it.
+    let shell = if Path::new("/bin/sh").exists() {
+        Path::new("/bin/sh")
+    } else {
+        Path::new("sh")
+    };
+    let spawned = std::process::Command::new(shell)
         .args(["-c", WATCHDOG_SCRIPT])
         .current_dir("/")
         .stdin(Stdio::piped())
