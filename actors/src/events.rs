@@ -117,7 +117,13 @@ impl DevServerEvent {
         let name = self.name();
         match self {
             Self::Status(s) => write(out, name, s),
-            Self::Log(entries) => write(out, name, &entries[..]),
+            Self::Log(entries) => {
+                out.extend_from_slice(b"{\"name\":\"");
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b"\",\"data\":");
+                crate::log_json::write_log_entries(out, entries);
+                out.push(b'}');
+            }
             Self::BuildErrors(p) => write(out, name, p),
             Self::ReloadStart(meta) | Self::ReloadComplete(meta) => write(out, name, meta),
         }

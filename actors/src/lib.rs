@@ -39,6 +39,7 @@ pub mod handshake;
 pub mod hclog;
 pub mod host;
 pub mod line_codec;
+pub mod log_json;
 pub mod log_ring;
 pub mod package_manager;
 pub mod pid_check;

@@ -248,11 +248,11 @@ pub fn format_go_time(t: &DateTime<Utc>) -> String {
 }
 
 /// Longest text [`write_go_time`] produces (`-YYYY` years aside, which Go cannot marshal).
-const GO_TIME_MAX_LEN: usize = 30;
+pub(crate) const GO_TIME_MAX_LEN: usize = 30;
 
 /// [`format_go_time`] into `buf`, without allocating: every log entry carries a timestamp, and
 /// a strftime per line was the largest cost of serialising a log flood.
-fn write_go_time<'a>(t: &DateTime<Utc>, buf: &'a mut [u8; GO_TIME_MAX_LEN]) -> &'a str {
+pub(crate) fn write_go_time<'a>(t: &DateTime<Utc>, buf: &'a mut [u8; GO_TIME_MAX_LEN]) -> &'a str {
     use chrono::{Datelike, Timelike};
     fn digits(out: &mut [u8], mut value: u32) {
         for slot in out.iter_mut().rev() {
