@@ -3,7 +3,7 @@
 //! # Layout
 //! - Pure logic, no actix types, unit-tested: [`types`] (wire format), [`build_errors`],
 //!   [`log_ring`], [`ansi`], [`vite_ready`], [`ports`], [`debounce`], [`package_manager`],
-//!   [`plugin_id`], [`line_codec`], [`go_watch_paths`], [`binary_swap`], [`restart`] (restart
+//!   [`plugin_id`], [`line_codec`], [`log_json`], [`go_watch_paths`], [`binary_swap`], [`restart`] (restart
 //!   policies), [`handshake`] and [`hclog`] (go-plugin), [`devinfo`], [`process`] (process
 //!   specs and group stops).
 //! - [`registry`]: every spawned process group, in a run file and told to a watchdog.
@@ -12,15 +12,16 @@
 //!   global `PortAllocatorActor`; one `PluginActor` per dev plugin owns its `DevServerState`
 //!   and supervises its children `ViteActor`, `GoWatcherActor`, `PluginProcessActor` (the
 //!   built-in go-plugin host) and `LogBufferActor`.
-//! - [`events`]: the typed events and the non-blocking [`events::EventBus`].
+//! - [`events`]: the typed events and the non-blocking [`events::EventBus`] (a bounded queue
+//!   per subscriber).
 //! - [`host`]: the [`host::PluginHost`] trait through which a rebuilt plugin is reloaded.
 //!
 //! # How it works
 //! Every public operation is a message to the supervisor. Children report to their
 //! `PluginActor`, which folds the reports into its state and publishes one
 //! `plugin/devserver/status` event per change, and restarts crashed children under their
-//! restart policies. Log lines go to the plugin's `LogBufferActor`, which batches them onto
-//! the bus every 100 ms. Child processes run in their own process groups and are stopped
+//! restart policies. Log lines travel in batches (one message per pipe read) to the plugin's
+//! `LogBufferActor`, which publishes them 100 ms after the first one is pending. Child processes run in their own process groups and are stopped
 //! group-wide (SIGTERM, grace, SIGKILL); nothing outlives the engine (see `registry`).
 
 pub mod actors;
