@@ -485,6 +485,15 @@ async fn no_vite_runs_only_the_backend_and_the_cli_hosts_the_plugin() {
     let devinfo = state.path().join("plugins/hello-plugin/.devinfo");
     assert!(devinfo.is_file(), "a running IDE can attach");
     signal(&child, Signal::SIGTERM);
+    // The CLI reaps orphans as a subreaper; it must leave the plugin's own exit status alone.
+    read_until(&mut lines, &mut seen, "the plugin's exit status", |v| {
+        v["name"] == "plugin/devserver/log"
+            && v["data"].as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|e| e["message"] == "plugin exited with code 0")
+            })
+    })
+    .await;
     assert_eq!(wait_exit(&mut child).await.code(), Some(0));
     assert!(!devinfo.exists(), "the .devinfo goes with the plugin");
     assert_no_processes_in(state.path(), Duration::from_secs(5)).await;

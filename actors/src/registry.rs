@@ -60,8 +60,14 @@ struct Inner {
     file: Option<PathBuf>,
     owner: GroupRecord,
     groups: Vec<GroupRecord>,
+    /// Leaders forgotten lately, with when: their exit status may still be on its way to the
+    /// task that waits for them, so an orphan reaper must leave their zombies alone.
+    forgotten: std::collections::VecDeque<(i32, std::time::Instant)>,
     watchdog: Option<(std::process::Child, ChildStdin)>,
 }
+
+/// How long a forgotten leader still counts as ours ([`ProcessRegistry::spawned_by_us`]).
+const FORGOTTEN_FOR: Duration = Duration::from_secs(30);
 
 /// See the module doc. Shared by every actor of one engine.
 pub struct ProcessRegistry {
@@ -94,6 +100,7 @@ impl ProcessRegistry {
                 file,
                 owner,
                 groups: Vec::new(),
+                forgotten: std::collections::VecDeque::new(),
                 watchdog,
             }),
         };
@@ -129,6 +136,7 @@ impl ProcessRegistry {
         self.with(|inner| {
             if inner.groups.iter().any(|g| g.pgid == pgid) {
                 inner.groups.retain(|g| g.pgid != pgid);
+                inner.forgotten.push_back((pgid, std::time::Instant::now()));
                 tell_watchdog(inner, &format!("-{pgid}"));
                 write_run_file(inner);
             }
@@ -163,6 +171,23 @@ impl ProcessRegistry {
     /// True when `pid` is a group leader this registry spawned and still lists.
     pub fn is_leader(&self, pid: i32) -> bool {
         self.with(|inner| inner.groups.iter().any(|g| g.pid == pid))
+    }
+
+    /// True when `pid` is a leader this registry spawned: listed, or forgotten in the last
+    /// 30 s. Its zombie is reaped by the task that waits for it, which logs its exit status;
+    /// an orphan reaper that took it first would lose that status.
+    pub fn spawned_by_us(&self, pid: i32) -> bool {
+        self.with(|inner| {
+            while inner
+                .forgotten
+                .front()
+                .is_some_and(|(_, at)| at.elapsed() > FORGOTTEN_FOR)
+            {
+                inner.forgotten.pop_front();
+            }
+            inner.groups.iter().any(|g| g.pid == pid)
+                || inner.forgotten.iter().any(|(p, _)| *p == pid)
+        })
     }
 
     /// The pids the engine itself should not treat as strays (its watchdog).
@@ -322,6 +347,10 @@ mod tests {
         let _ = child.wait().await;
         let run: RunFile = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
         assert!(run.groups.is_empty());
+        // Forgotten, but still ours for an orphan reaper: its waiter reaps it.
+        assert!(!reg.is_leader(pgid));
+        assert!(reg.spawned_by_us(pgid));
+        assert!(!reg.spawned_by_us(1));
         reg.close();
         assert!(!file.exists(), "a clean close removes the run file");
     }

@@ -339,7 +339,7 @@ fn reap_orphans(registry: &ProcessRegistry) {
         return;
     };
     for p in table.iter().filter(|p| p.ppid == me && p.zombie) {
-        if !registry.is_leader(p.pid) && registry.watchdog_pid() != Some(p.pid) {
+        if !registry.spawned_by_us(p.pid) && registry.watchdog_pid() != Some(p.pid) {
             let _ = nix::sys::wait::waitpid(
                 nix::unistd::Pid::from_raw(p.pid),
                 Some(nix::sys::wait::WaitPidFlag::WNOHANG),
