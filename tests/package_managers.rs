@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
+use omniview_devserver::engine::process::find_on_path;
 use omniview_devserver::{DevProcessStatus, DevServerBuilder, DevServerMode};
 
 /// The Vite version the example's npm lockfile pins; every fixture was written for the same
@@ -108,7 +109,7 @@ async fn installs_from_lockfile_serves_and_stops(
 async fn npm_installs_with_npm_ci() {
     let (_tmp, dir) = example_copy(false);
     std::fs::remove_dir_all(dir.join("pkg")).unwrap();
-    let npm = which("npm");
+    let npm = find_on_path("npm").expect("`npm` is on PATH");
     installs_from_lockfile_serves_and_stops(
         dir,
         npm,
@@ -223,11 +224,4 @@ async fn a_stale_lockfile_fails_the_install_and_says_how_to_update_it() {
     assert!(!ui.join("node_modules/vite").exists());
     handle.shutdown().await;
     assert_no_processes_in(&dir, Duration::from_secs(10)).await;
-}
-
-fn which(program: &str) -> PathBuf {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("`{program}` is not on PATH"))
 }

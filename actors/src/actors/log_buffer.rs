@@ -275,20 +275,30 @@ mod tests {
     use super::*;
     use crate::events::Received;
 
+    /// A started buffer of plugin `p` keeping `capacity` entries (no byte cap).
+    fn buffer(
+        bus: EventBus,
+        capacity: usize,
+        flush_interval: Duration,
+        batch_max: usize,
+    ) -> Addr<LogBufferActor> {
+        LogBufferActor::new(
+            "p",
+            Arc::default(),
+            bus,
+            capacity,
+            usize::MAX,
+            flush_interval,
+            batch_max,
+        )
+        .start()
+    }
+
     #[actix::test]
     async fn batches_in_order_with_increasing_seq_and_answers_queries() {
         let bus = EventBus::new(64);
         let mut sub = bus.subscribe();
-        let addr = LogBufferActor::new(
-            "p",
-            Arc::default(),
-            bus.clone(),
-            3,
-            usize::MAX,
-            Duration::from_millis(50),
-            1000,
-        )
-        .start();
+        let addr = buffer(bus.clone(), 3, Duration::from_millis(50), 1000);
         let sink = LogSink::new(addr.clone(), LogSource::Vite);
         for i in 0..5 {
             sink.info(format!("line {i}"));
@@ -312,16 +322,7 @@ mod tests {
     async fn a_full_batch_is_flushed_before_the_interval() {
         let bus = EventBus::new(64);
         let mut sub = bus.subscribe();
-        let addr = LogBufferActor::new(
-            "p",
-            Arc::default(),
-            bus,
-            10,
-            usize::MAX,
-            Duration::from_secs(3600),
-            2,
-        )
-        .start();
+        let addr = buffer(bus, 10, Duration::from_secs(3600), 2);
         let sink = LogSink::new(addr, LogSource::Manager);
         sink.info("a");
         sink.info("b");
@@ -335,16 +336,7 @@ mod tests {
     async fn a_batch_keeps_its_order_and_a_stop_publishes_what_is_pending() {
         let bus = EventBus::new(64);
         let mut sub = bus.subscribe();
-        let addr = LogBufferActor::new(
-            "p",
-            Arc::default(),
-            bus,
-            100,
-            usize::MAX,
-            Duration::from_secs(3600),
-            1000,
-        )
-        .start();
+        let addr = buffer(bus, 100, Duration::from_secs(3600), 1000);
         let sink = LogSink::new(addr.clone(), LogSource::Plugin);
         sink.log_batch(vec![
             (LogLevel::Info, "one".into()),
@@ -381,16 +373,7 @@ mod tests {
     async fn pending_lines_are_flushed_once_after_the_interval() {
         let bus = EventBus::new(64);
         let mut sub = bus.subscribe();
-        let addr = LogBufferActor::new(
-            "p",
-            Arc::default(),
-            bus,
-            100,
-            usize::MAX,
-            Duration::from_millis(30),
-            1000,
-        )
-        .start();
+        let addr = buffer(bus, 100, Duration::from_millis(30), 1000);
         let sink = LogSink::new(addr, LogSource::Vite);
         sink.info("a");
         sink.info("b");
