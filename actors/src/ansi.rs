@@ -17,7 +17,7 @@ fn ansi_regex() -> &'static Regex {
 
 /// `s` without ANSI escape sequences or carriage returns.
 pub fn strip_ansi(s: &str) -> Cow<'_, str> {
-    if !s.contains('\u{1b}') && !s.contains('\r') {
+    if memchr::memchr2(0x1b, b'\r', s.as_bytes()).is_none() {
         return Cow::Borrowed(s);
     }
     ansi_regex().replace_all(s, "")

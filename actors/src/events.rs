@@ -46,6 +46,12 @@ impl From<Vec<LogEntry>> for LogBatch {
     }
 }
 
+impl From<Arc<[LogEntry]>> for LogBatch {
+    fn from(entries: Arc<[LogEntry]>) -> Self {
+        Self(entries)
+    }
+}
+
 impl<'a> IntoIterator for &'a LogBatch {
     type Item = &'a LogEntry;
     type IntoIter = std::slice::Iter<'a, LogEntry>;
@@ -134,7 +140,7 @@ impl DevServerEvent {
     pub fn plugin_id(&self) -> Option<&str> {
         match self {
             Self::Status(s) => Some(&s.plugin_id),
-            Self::Log(entries) => entries.first().map(|e| e.plugin_id.as_str()),
+            Self::Log(entries) => entries.first().map(|e| &*e.plugin_id),
             Self::BuildErrors(p) => Some(&p.plugin_id),
             Self::ReloadStart(meta) | Self::ReloadComplete(meta) => meta.get("id")?.as_str(),
         }
@@ -156,8 +162,9 @@ pub const DEFAULT_EVENT_CAPACITY: usize = 4096;
 pub const DEFAULT_EVENT_BYTE_CAPACITY: usize = 8 * 1024 * 1024;
 /// What an event costs on top of its log lines' text: the entry or state around it.
 const EVENT_OVERHEAD: usize = 256;
-/// What one log line costs on top of its text (a `LogEntry` and its plugin id).
-const LINE_OVERHEAD: usize = 128;
+/// What one log line costs on top of its text: its `LogEntry` (the plugin id is shared) and the
+/// allocator's share of its message.
+const LINE_OVERHEAD: usize = 96;
 
 impl DevServerEvent {
     /// Bytes this event is counted for while it waits in a subscriber's queue.
@@ -165,7 +172,7 @@ impl DevServerEvent {
         match self {
             Self::Log(entries) => entries
                 .iter()
-                .map(|e| e.message.len() + e.plugin_id.len() + LINE_OVERHEAD)
+                .map(|e| e.message.len() + LINE_OVERHEAD)
                 .sum::<usize>()
                 .saturating_add(EVENT_OVERHEAD),
             Self::BuildErrors(p) => p

@@ -185,8 +185,9 @@ pub struct LogEntry {
     pub level: LogLevel,
     /// The raw line, ANSI escapes kept.
     pub message: String,
+    /// Shared by all of a plugin's entries.
     #[serde(rename = "pluginID")]
-    pub plugin_id: String,
+    pub plugin_id: std::sync::Arc<str>,
     /// Per-plugin, strictly increasing sequence number (an ovdev addition).
     pub seq: u64,
 }

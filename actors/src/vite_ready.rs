@@ -2,8 +2,21 @@
 
 use crate::ansi::strip_ansi;
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+
+// Every line of a starting dev server is checked: a SIMD search for a word the line must hold
+// (colours never split it) rules out almost all of them before anything is copied.
+static LOCAL: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("Local"));
+static IN_USE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("in use"));
+static EADDRINUSE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("EADDRINUSE"));
+
 /// True when `line` is Vite's `Local:` line for `port`, coloured or not.
 pub fn is_ready_line(line: &str, port: u16) -> bool {
+    if LOCAL.find(line.as_bytes()).is_none() {
+        return false;
+    }
     let plain = strip_ansi(line);
     let Some(idx) = plain.find("Local:") else {
         return false;
@@ -21,6 +34,9 @@ pub fn is_ready_line(line: &str, port: u16) -> bool {
 
 /// True when `line` says the requested port is in use (Vite's `--strictPort` failure).
 pub fn is_port_in_use_line(line: &str) -> bool {
+    if IN_USE.find(line.as_bytes()).is_none() && EADDRINUSE.find(line.as_bytes()).is_none() {
+        return false;
+    }
     let plain = strip_ansi(line);
     plain.contains("is already in use") || plain.contains("EADDRINUSE")
 }

@@ -20,8 +20,9 @@ use crate::line_codec::BoundedLineCodec;
 /// Which pipe a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pipe {
-    Stdout,
-    Stderr,
+    // The values index per-pipe arrays.
+    Stdout = 0,
+    Stderr = 1,
 }
 
 /// Lines of a child's output in the order they were read, each with its pipe.
@@ -148,9 +149,34 @@ impl OutputTail {
         if plain.trim().is_empty() {
             return;
         }
-        q.push_back(plain.trim_end().to_string());
-        if q.len() > Self::LINES {
-            q.pop_front();
+        // The forgotten line's buffer is reused: a steady stream allocates nothing here.
+        let mut kept = if q.len() >= Self::LINES {
+            q.pop_front().unwrap_or_default()
+        } else {
+            String::new()
+        };
+        kept.clear();
+        kept.push_str(plain.trim_end());
+        q.push_back(kept);
+    }
+
+    /// Remembers the lines of a batch that the tail can keep: only the last ones of each
+    /// pipe are looked at, so a flood costs nothing here.
+    pub fn push_batch(&mut self, lines: &[(Pipe, String)]) {
+        let mut wanted = [Self::LINES; 2];
+        let mut start = lines.len();
+        for (i, (pipe, line)) in lines.iter().enumerate().rev() {
+            if wanted == [0, 0] {
+                break;
+            }
+            let left = &mut wanted[*pipe as usize];
+            if *left > 0 && !line.trim().is_empty() {
+                *left -= 1;
+            }
+            start = i;
+        }
+        for (pipe, line) in &lines[start..] {
+            self.push(*pipe, line);
         }
     }
 
@@ -176,11 +202,13 @@ mod tests {
     use super::*;
     use crate::types::LogLevel;
 
+    type Batches = Vec<Vec<(Pipe, String)>>;
+
     /// Collects what `forward_child` sends.
     #[derive(Default)]
     struct Collector {
-        batches: Vec<Vec<(Pipe, String)>>,
-        exited: Option<tokio::sync::oneshot::Sender<Vec<Vec<(Pipe, String)>>>>,
+        batches: Batches,
+        exited: Option<tokio::sync::oneshot::Sender<Batches>>,
     }
 
     impl Actor for Collector {
@@ -300,5 +328,31 @@ mod tests {
         }
         assert!(t.text().starts_with("err 8\n"));
         assert!(t.text().ends_with("err 19"));
+    }
+
+    #[test]
+    fn a_batch_leaves_the_same_tail_as_its_lines_one_by_one() {
+        let mut lines = Vec::new();
+        for i in 0..40 {
+            let pipe = if i % 3 == 0 {
+                Pipe::Stderr
+            } else {
+                Pipe::Stdout
+            };
+            lines.push((pipe, format!("line {i}")));
+            if i % 5 == 0 {
+                lines.push((pipe, "   ".into()));
+            }
+        }
+        let (mut one_by_one, mut batched) = (OutputTail::default(), OutputTail::default());
+        one_by_one.push(Pipe::Stdout, "earlier");
+        batched.push(Pipe::Stdout, "earlier");
+        for (pipe, line) in &lines {
+            one_by_one.push(*pipe, line);
+        }
+        batched.push_batch(&lines);
+        assert_eq!(batched.stdout, one_by_one.stdout);
+        assert_eq!(batched.stderr, one_by_one.stderr);
+        assert!(batched.text().ends_with("line 39"));
     }
 }

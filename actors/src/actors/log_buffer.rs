@@ -19,18 +19,24 @@ use crate::types::{LogEntry, LogLevel, LogSource};
 
 /// Keeps a plugin's logs and publishes them in batches (every interval or every N entries).
 pub struct LogBufferActor {
-    plugin_id: String,
+    plugin_id: Arc<str>,
     ring: LogRing,
     /// Shared with the plugin's earlier and later buffers, so `seq` keeps increasing across
     /// restarts of the dev server.
     seq: Arc<AtomicU64>,
     pending: Vec<LogEntry>,
+    /// Message bytes pending, so one batch never pins much memory after its eviction.
+    pending_bytes: usize,
     /// The armed one-shot flush, while lines are pending.
     flush_timer: Option<SpawnHandle>,
     bus: EventBus,
     flush_interval: Duration,
     batch_max: usize,
 }
+
+/// A batch is published once its messages reach this many bytes (besides the entry cap), so an
+/// evicted entry whose batch is still partly kept pins at most about this much.
+const BATCH_MAX_BYTES: usize = 256 * 1024;
 
 /// Log buffers alive in this process (made and not yet dropped): every stopped plugin must
 /// give its buffer back, which tests check through [`live_log_buffers`].
@@ -54,10 +60,11 @@ impl LogBufferActor {
     ) -> Self {
         LIVE.fetch_add(1, Ordering::SeqCst);
         Self {
-            plugin_id: plugin_id.to_string(),
+            plugin_id: plugin_id.into(),
             ring: LogRing::new(capacity, byte_cap),
             seq,
             pending: Vec::new(),
+            pending_bytes: 0,
             flush_timer: None,
             bus,
             flush_interval,
@@ -69,11 +76,39 @@ impl LogBufferActor {
         if let Some(timer) = self.flush_timer.take() {
             ctx.cancel_future(timer);
         }
-        if !self.pending.is_empty() {
-            self.bus.publish(DevServerEvent::Log(
-                std::mem::take(&mut self.pending).into(),
-            ));
+        self.publish_pending();
+    }
+
+    /// Moves the pending entries into the ring and publishes them: one shared batch for both.
+    fn publish_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
         }
+        let batch: Arc<[LogEntry]> = std::mem::take(&mut self.pending).into();
+        self.pending_bytes = 0;
+        self.ring.push_batch(batch.clone());
+        self.bus.publish(DevServerEvent::Log(batch.into()));
+    }
+
+    fn batch_full(&self) -> bool {
+        self.pending.len() >= self.batch_max || self.pending_bytes >= BATCH_MAX_BYTES
+    }
+
+    /// The last `count` entries, kept and pending, oldest first (`count <= 0`: all).
+    fn last(&self, count: i64) -> Vec<LogEntry> {
+        let all = self.ring.len() + self.pending.len();
+        let kept = all.min(self.ring.max_entries());
+        let n = if count <= 0 {
+            kept
+        } else {
+            (count as usize).min(kept)
+        };
+        self.ring
+            .iter()
+            .chain(self.pending.iter())
+            .skip(all - n)
+            .cloned()
+            .collect()
     }
 
     fn append(&mut self, source: LogSource, level: LogLevel, message: String, now: DateTime<Utc>) {
@@ -85,13 +120,13 @@ impl LogBufferActor {
             plugin_id: self.plugin_id.clone(),
             seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
         };
-        self.ring.push(entry.clone());
+        self.pending_bytes += LogRing::cost(&entry);
         self.pending.push(entry);
     }
 
     /// After lines were appended: publish a full batch now, or arm the one-shot flush.
     fn schedule_flush(&mut self, ctx: &mut Context<Self>) {
-        if self.pending.len() >= self.batch_max {
+        if self.batch_full() {
             self.flush(ctx);
         } else if !self.pending.is_empty() && self.flush_timer.is_none() {
             self.flush_timer = Some(ctx.run_later(self.flush_interval, |act, ctx| {
@@ -106,11 +141,7 @@ impl Actor for LogBufferActor {
     type Context = Context<Self>;
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        if !self.pending.is_empty() {
-            self.bus.publish(DevServerEvent::Log(
-                std::mem::take(&mut self.pending).into(),
-            ));
-        }
+        self.publish_pending();
     }
 }
 
@@ -153,7 +184,7 @@ impl Handler<AppendLogs> for LogBufferActor {
         let now = Utc::now();
         for (level, message) in msg.lines {
             self.append(msg.source, level, message, now);
-            if self.pending.len() >= self.batch_max {
+            if self.batch_full() {
                 self.flush(ctx);
             }
         }
@@ -184,7 +215,7 @@ impl Handler<GetLogs> for LogBufferActor {
     type Result = MessageResult<GetLogs>;
 
     fn handle(&mut self, msg: GetLogs, _: &mut Self::Context) -> Self::Result {
-        MessageResult(self.ring.last(msg.0))
+        MessageResult(self.last(msg.0))
     }
 }
 
@@ -309,7 +340,7 @@ mod tests {
         };
         let seqs: Vec<u64> = batch.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
-        assert_eq!(batch[0].plugin_id, "p");
+        assert_eq!(&*batch[0].plugin_id, "p");
         let kept = addr.send(GetLogs(0)).await.unwrap();
         assert_eq!(
             kept.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),

@@ -422,6 +422,10 @@ impl Handler<ChildLines> for PluginProcessActor {
     type Result = ();
 
     fn handle(&mut self, msg: ChildLines, ctx: &mut Self::Context) {
+        // The tail only explains an exit before the handshake.
+        if matches!(self.phase, Phase::Handshaking { .. }) {
+            self.tail.push_batch(&msg.lines);
+        }
         let mut batch = Vec::with_capacity(msg.lines.len());
         for (pipe, line) in msg.lines {
             if let (Phase::Handshaking { pgid }, Pipe::Stdout) = (&self.phase, pipe) {
@@ -431,7 +435,6 @@ impl Handler<ChildLines> for PluginProcessActor {
                 self.on_handshake(&line, pgid, ctx);
                 continue;
             }
-            self.tail.push(pipe, &line);
             batch.push(plugin_line(pipe, line));
         }
         self.logs.log_batch(batch);

@@ -365,6 +365,10 @@ impl Handler<ChildLines> for ViteActor {
 
     fn handle(&mut self, msg: ChildLines, ctx: &mut Self::Context) {
         let current = msg.run == self.run;
+        // The tail explains a failed install or a start that never became ready.
+        if current && !matches!(self.phase, Phase::Ready { .. }) {
+            self.tail.push_batch(&msg.lines);
+        }
         let mut batch = Vec::with_capacity(msg.lines.len() + 1);
         for (pipe, line) in msg.lines {
             let level = level_for_line(pipe, &line);
@@ -372,12 +376,15 @@ impl Handler<ChildLines> for ViteActor {
                 batch.push((level, line));
                 continue;
             }
-            self.tail.push(pipe, &line);
-            if is_port_in_use_line(&line) {
-                self.port_in_use = true;
-            }
+            // Readiness and port clashes are only looked for while Vite starts: a running
+            // dev server's output goes straight through.
             let ready = match self.phase {
-                Phase::Starting { pgid, .. } if is_ready_line(&line, self.port) => Some(pgid),
+                Phase::Starting { pgid, .. } => {
+                    if is_port_in_use_line(&line) {
+                        self.port_in_use = true;
+                    }
+                    is_ready_line(&line, self.port).then_some(pgid)
+                }
                 _ => None,
             };
             batch.push((level, line));
