@@ -50,4 +50,6 @@ pub mod process;
 pub mod registry;
 pub mod restart;
 pub mod types;
+pub mod untrusted_file;
 pub mod vite_ready;
+pub mod yaml_limits;
