@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use ovdev_actors::plugin_id::{validate_plugin_id, InvalidPluginId};
+use ovdev_actors::untrusted_file::{read_untrusted_text, UntrustedFileError};
+use ovdev_actors::yaml_limits::{check_yaml_nesting, MAX_MANIFEST_BYTES, MAX_YAML_NESTING};
 use serde::Deserialize;
 
 /// The fields of `plugin.yaml` ovdev uses; other fields are ignored.
@@ -23,11 +25,8 @@ pub enum ManifestError {
     NotADirectory(PathBuf),
     #[error("`{0}` has no plugin.yaml; is it an Omniview plugin directory?")]
     Missing(PathBuf),
-    #[error("cannot read `{path}`: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(UntrustedFileError),
     #[error("`{path}` is not valid YAML: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("`{0}` has no `id:`; add one (for example `id: my-plugin`) or pass `--id`")]
@@ -45,15 +44,19 @@ pub fn read_manifest(dir: &Path) -> Result<PluginManifest, ManifestError> {
         return Err(ManifestError::NotADirectory(dir.to_path_buf()));
     }
     let path = dir.join("plugin.yaml");
-    let text = match std::fs::read_to_string(&path) {
+    let text = match read_untrusted_text(&path, MAX_MANIFEST_BYTES) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ManifestError::Missing(dir.to_path_buf()))
-        }
-        Err(source) => return Err(ManifestError::Read { path, source }),
+        Err(e) if e.is_missing() => return Err(ManifestError::Missing(dir.to_path_buf())),
+        Err(source) => return Err(ManifestError::Read(source)),
     };
     if text.trim().is_empty() {
         return Err(ManifestError::NoId(path));
+    }
+    if let Err(e) = check_yaml_nesting(&text, MAX_YAML_NESTING) {
+        return Err(ManifestError::Parse {
+            path,
+            message: e.to_string(),
+        });
     }
     serde_norway::from_str(&text).map_err(|e| ManifestError::Parse {
         path,

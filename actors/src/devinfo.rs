@@ -1,6 +1,7 @@
 //! Writing, reading and removing `.devinfo` files (`<state>/plugins/<id>/.devinfo`), through
 //! which a running plugin advertises itself to an IDE.
 
+use crate::untrusted_file::read_untrusted;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -237,7 +238,14 @@ pub fn write_devinfo(path: &Path, info: &DevInfoFile) -> io::Result<()> {
 
 /// Reads and parses a `.devinfo`.
 pub fn read_devinfo(path: &Path) -> io::Result<DevInfoFile> {
-    let bytes = std::fs::read(path)?;
+    let bytes = read_untrusted(path, MAX_DEVINFO_BYTES as u64).map_err(|e| {
+        let kind = if e.is_missing() {
+            io::ErrorKind::NotFound
+        } else {
+            io::ErrorKind::InvalidData
+        };
+        io::Error::new(kind, e)
+    })?;
     serde_json::from_slice(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 

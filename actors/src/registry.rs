@@ -8,6 +8,7 @@
 //!   engine dies, even by SIGKILL, the pipe closes and the watchdog kills every group still
 //!   listed. `PR_SET_PDEATHSIG` alone would reach only the direct children.
 
+use crate::untrusted_file::read_untrusted;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Stdio};
@@ -68,6 +69,9 @@ struct Inner {
 
 /// How long a forgotten leader still counts as ours ([`ProcessRegistry::spawned_by_us`]).
 const FORGOTTEN_FOR: Duration = Duration::from_secs(30);
+
+/// The largest run file read back (a record per process group; far beyond any real one).
+const MAX_RUN_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// See the module doc. Shared by every actor of one engine.
 pub struct ProcessRegistry {
@@ -298,13 +302,20 @@ pub fn kill_leftovers(state_dir: &Path) -> Vec<String> {
         if !(name.starts_with("ovdev-") && name.ends_with(".json")) {
             continue;
         }
-        let run: RunFile = match std::fs::read(&path).map(|b| serde_json::from_slice(&b)) {
-            Ok(Ok(run)) => run,
-            Ok(Err(e)) => {
+        let bytes = match read_untrusted(&path, MAX_RUN_FILE_BYTES) {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_missing() => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "ignoring a process record");
+                continue;
+            }
+        };
+        let run: RunFile = match serde_json::from_slice(&bytes) {
+            Ok(run) => run,
+            Err(e) => {
                 tracing::warn!(file = %path.display(), error = %e, "ignoring an unreadable process record");
                 continue;
             }
-            Err(_) => continue,
         };
         if same_process(&run.owner) {
             continue; // a live engine (another IDE window, another ovdev)

@@ -18,10 +18,14 @@ pub enum UntrustedFileError {
     #[error("`{0}` does not exist")]
     Missing(PathBuf),
     /// A FIFO, socket, device or directory where a regular file belongs.
-    #[error("`{path}` is a {kind}, not a regular file: remove it, or replace it with a regular file")]
+    #[error(
+        "`{path}` is a {kind}, not a regular file: remove it, or replace it with a regular file"
+    )]
     NotRegular { path: PathBuf, kind: &'static str },
     /// Larger than the cap for this kind of file.
-    #[error("`{path}` is larger than {max} bytes, more than such a file can hold: check what wrote it")]
+    #[error(
+        "`{path}` is larger than {max} bytes, more than such a file can hold: check what wrote it"
+    )]
     TooLarge { path: PathBuf, max: u64 },
     /// Any other failure (permissions, I/O).
     #[error("cannot read `{path}`: {source}")]
@@ -152,7 +156,10 @@ mod tests {
             for path in [&target, &link] {
                 let started = Instant::now();
                 let err = read_untrusted(path, 1024).unwrap_err();
-                assert!(started.elapsed() < Duration::from_secs(2), "{path:?} blocked");
+                assert!(
+                    started.elapsed() < Duration::from_secs(2),
+                    "{path:?} blocked"
+                );
                 assert!(
                     matches!(&err, UntrustedFileError::NotRegular { kind: k, .. } if k.contains(kind)),
                     "{path:?}: {err}"
@@ -169,7 +176,10 @@ mod tests {
         std::fs::write(&path, b"12345").unwrap();
         assert_eq!(read_untrusted(&path, 5).unwrap(), b"12345");
         let err = read_untrusted(&path, 4).unwrap_err();
-        assert!(matches!(err, UntrustedFileError::TooLarge { max: 4, .. }), "{err}");
+        assert!(
+            matches!(err, UntrustedFileError::TooLarge { max: 4, .. }),
+            "{err}"
+        );
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&path, &link).unwrap();
         assert_eq!(read_untrusted_text(&link, 100).unwrap(), "12345");

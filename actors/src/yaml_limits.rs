@@ -27,12 +27,7 @@ pub fn check_yaml_nesting(text: &str, max: usize) -> Result<(), YamlTooDeep> {
     let mut flow = 0usize;
     let (mut in_single, mut in_double) = (false, false);
     for (n, line) in text.lines().enumerate() {
-        let too_deep = |depth: usize| {
-            (depth > max).then_some(YamlTooDeep {
-                max,
-                line: n + 1,
-            })
-        };
+        let too_deep = |depth: usize| (depth > max).then_some(YamlTooDeep { max, line: n + 1 });
         let bytes = line.as_bytes();
         if flow == 0 && !in_single && !in_double {
             let indent = bytes.iter().take_while(|&&b| b == b' ').count();
@@ -126,7 +121,11 @@ mod tests {
 
     #[test]
     fn brackets_in_quotes_do_not_count() {
-        let quoted = format!("id: x\nname: \"{}\"\nother: '{}'\n", "[".repeat(500), "{".repeat(500));
+        let quoted = format!(
+            "id: x\nname: \"{}\"\nother: '{}'\n",
+            "[".repeat(500),
+            "{".repeat(500)
+        );
         assert_eq!(check_yaml_nesting(&quoted, MAX_YAML_NESTING), Ok(()));
     }
 }

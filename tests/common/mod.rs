@@ -2,6 +2,8 @@
 //! event waiting with deadlines, and a check for processes left behind.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

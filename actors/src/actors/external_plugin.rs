@@ -11,7 +11,9 @@ use actix::prelude::*;
 use tonic::transport::Channel;
 
 use crate::devinfo::ValidDevInfo;
+use crate::devinfo::MAX_DEVINFO_BYTES;
 use crate::grpc;
+use crate::untrusted_file::read_untrusted;
 
 /// What an attachment reports to the supervisor.
 #[derive(Message, Debug, Clone, PartialEq, Eq)]
@@ -156,7 +158,8 @@ impl Actor for ExternalPluginActor {
             .map(|(), act, ctx| {
                 tracing::info!(plugin = %act.plugin_id, pid = act.info.pid, "external plugin exited");
                 // Stale now: remove it, but only if nobody rewrote it meanwhile.
-                if std::fs::read(&act.file).is_ok_and(|c| c == act.content) {
+                let now = read_untrusted(&act.file, MAX_DEVINFO_BYTES as u64);
+                if now.is_ok_and(|c| c == act.content) {
                     let _ = std::fs::remove_file(&act.file);
                 }
                 act.gone.do_send(ExternalGone {

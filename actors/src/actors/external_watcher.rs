@@ -7,7 +7,6 @@
 //! they still hold the content that was judged stale.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -19,6 +18,7 @@ use crate::devinfo::{validate_devinfo, ValidDevInfo, MAX_DEVINFO_BYTES};
 use crate::dir_watch::DirWatches;
 use crate::pid_check::{check, PidVerdict};
 use crate::plugin_id::validate_plugin_id;
+use crate::untrusted_file::read_untrusted;
 
 /// Coalesces the several events of one write-and-rename.
 const SETTLE: Duration = Duration::from_millis(30);
@@ -103,15 +103,18 @@ pub fn live_devinfo(
     id: &str,
 ) -> Result<(ValidDevInfo, Vec<u8>), DevinfoProblem> {
     let path = plugins_dir.join(id).join(".devinfo");
-    let mut bytes = Vec::new();
-    std::fs::File::open(&path)
-        .and_then(|f| f.take(MAX_DEVINFO_BYTES as u64 + 1).read_to_end(&mut bytes))
-        .map_err(|_| DevinfoProblem::Missing)?;
+    let bytes = read_untrusted(&path, MAX_DEVINFO_BYTES as u64).map_err(|e| {
+        if e.is_missing() {
+            DevinfoProblem::Missing
+        } else {
+            DevinfoProblem::Rejected(e.to_string())
+        }
+    })?;
     let info = validate_devinfo(&bytes, id).map_err(|e| DevinfoProblem::Rejected(e.to_string()))?;
     match check(info.pid, info.started_at) {
         PidVerdict::Alive => Ok((info, bytes)),
         verdict => {
-            if std::fs::read(&path).is_ok_and(|now| now == bytes) {
+            if read_untrusted(&path, MAX_DEVINFO_BYTES as u64).is_ok_and(|now| now == bytes) {
                 let _ = std::fs::remove_file(&path);
             }
             Err(DevinfoProblem::Rejected(format!(

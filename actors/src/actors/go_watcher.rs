@@ -19,6 +19,7 @@ use crate::debounce::Debounce;
 use crate::dir_watch::DirWatches;
 use crate::go_watch_paths::{go_work_use_dirs, is_build_input, is_skipped_dir};
 use crate::host::PluginHost;
+use crate::untrusted_file::read_untrusted_text;
 
 /// Who reloads the plugin after a new binary is installed.
 #[derive(Clone)]
@@ -39,6 +40,9 @@ pub struct ReloadProcess {
 use crate::process::{describe_exit, ProcessSpec};
 use crate::registry::ProcessRegistry;
 use crate::types::{BuildError, DevProcessStatus, LogLevel, LogSource};
+
+/// The largest `go.work` read (it lists directories; 1 MiB is far beyond any real one).
+const MAX_GO_WORK_BYTES: u64 = 1024 * 1024;
 
 /// Where `go build` writes the binary, relative to the plugin directory.
 pub const BUILD_OUTPUT: &str = "build/bin/plugin";
@@ -166,7 +170,7 @@ impl GoWatcherActor {
     /// Adds `go.work`'s `use` directories (again after it changed) as watched trees.
     fn watch_go_work_dirs(&mut self) {
         let dev = self.settings.dev_path.clone();
-        let Ok(work) = std::fs::read_to_string(dev.join("go.work")) else {
+        let Ok(work) = read_untrusted_text(&dev.join("go.work"), MAX_GO_WORK_BYTES) else {
             return;
         };
         for dir in go_work_use_dirs(&work, &dev) {

@@ -28,6 +28,8 @@ use crate::plugin_id::validate_plugin_id;
 use crate::process::find_on_path;
 use crate::registry::{kill_leftovers, ProcessRegistry};
 use crate::types::{DevProcessStatus, DevServerMode, DevServerState, LogEntry};
+use crate::untrusted_file::read_untrusted_text;
+use crate::yaml_limits::{check_yaml_nesting, MAX_MANIFEST_BYTES, MAX_YAML_NESTING};
 
 /// A stop in progress, awaited by whoever needs it finished.
 type PendingStop = Shared<BoxFuture<'static, ()>>;
@@ -489,8 +491,9 @@ impl Handler<StartDevServer> for DevServerSupervisor {
 
 /// `<dev_path>/plugin.yaml` as JSON (the reload events' payload); `{"id": id}` without one.
 fn read_metadata(id: &str, dev_path: &Path) -> serde_json::Value {
-    std::fs::read_to_string(dev_path.join("plugin.yaml"))
+    read_untrusted_text(&dev_path.join("plugin.yaml"), MAX_MANIFEST_BYTES)
         .ok()
+        .filter(|text| check_yaml_nesting(text, MAX_YAML_NESTING).is_ok())
         .and_then(|text| serde_norway::from_str::<serde_json::Value>(&text).ok())
         .filter(|v| v.is_object())
         .unwrap_or_else(|| serde_json::json!({ "id": id }))

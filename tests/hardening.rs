@@ -1,0 +1,190 @@
+//! What a hostile or unlucky environment did to ovdev, each case named after what broke:
+//! special files where regular ones belong, a stdout nobody reads, hung builds, lost
+//! watches, a second instance, hostile manifests.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::cli::*;
+use common::*;
+use nix::sys::signal::Signal;
+use serde_json::Value;
+
+fn mkfifo(path: &Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+}
+
+/// A UI-only plugin whose "dev server" is ready at once, then prints `tick N` ten times a
+/// second forever: proof that the engine keeps moving.
+fn ticking_plugin(root: &Path) -> (PathBuf, PathBuf) {
+    let dir = root.join("ticker");
+    std::fs::create_dir_all(dir.join("ui/node_modules")).unwrap();
+    std::fs::write(dir.join("plugin.yaml"), "id: ticker\nversion: 0.0.1\n").unwrap();
+    std::fs::write(dir.join("ui/package.json"), r#"{"scripts":{"dev":"vite"}}"#).unwrap();
+    let pm = root.join("ticker-pm");
+    write_script(
+        &pm,
+        r#"port=""
+while [ $# -gt 0 ]; do [ "$1" = "--port" ] && port="$2"; shift; done
+printf '  Local:   http://127.0.0.1:%s/\n' "$port"
+i=0
+while :; do i=$((i+1)); echo "tick $i"; sleep 0.1; done
+"#,
+    );
+    (dir, pm)
+}
+
+/// `ovdev dev --json` on the ticking plugin with `state` as its state directory.
+fn run_ticker(
+    root: &Path,
+    state: &Path,
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) {
+    let (dir, pm) = ticking_plugin(root);
+    spawn_piped(
+        ovdev()
+            .args(["dev", "--json", "--no-launch", "--state-dir"])
+            .arg(state)
+            .arg("--package-manager-path")
+            .arg(&pm)
+            .arg(&dir),
+    )
+}
+
+fn tick_of(v: &Value) -> Option<u64> {
+    if v["name"] != "plugin/devserver/log" {
+        return None;
+    }
+    v["data"]
+        .as_array()?
+        .iter()
+        .rev()
+        .find_map(|e| e["message"].as_str()?.strip_prefix("tick ")?.parse().ok())
+}
+
+/// Reads until a tick later than `after` arrives; returns it.
+async fn next_tick(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    seen: &mut Vec<Value>,
+    after: u64,
+) -> u64 {
+    let v = read_until(lines, seen, "a later tick", |v| {
+        tick_of(v).is_some_and(|t| t > after)
+    })
+    .await;
+    tick_of(&v).unwrap_or(0)
+}
+
+/// Point 1: `mkfifo <state>/plugins/evil/.devinfo` froze every actor and SIGTERM with them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fifo_named_devinfo_does_not_freeze_the_engine() {
+    let root = tempfile::tempdir().unwrap();
+    let state = root.path().join("state");
+    let (mut child, mut lines) = run_ticker(root.path(), &state);
+    let mut seen = vec![];
+    let first = next_tick(&mut lines, &mut seen, 0).await;
+    // Each kind of special file, behind a link too, where the IDE's plugins write .devinfo.
+    mkfifo(&state.join("plugins/evil/.devinfo"));
+    std::fs::create_dir_all(state.join("plugins/evil2")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", state.join("plugins/evil2/.devinfo")).unwrap();
+    std::fs::create_dir_all(state.join("plugins/evil3/.devinfo")).unwrap();
+    mkfifo(&root.path().join("elsewhere/fifo"));
+    std::fs::create_dir_all(state.join("plugins/evil4")).unwrap();
+    std::os::unix::fs::symlink(
+        root.path().join("elsewhere/fifo"),
+        state.join("plugins/evil4/.devinfo"),
+    )
+    .unwrap();
+    // The engine keeps delivering: ticks well after the special files appeared.
+    let later = next_tick(&mut lines, &mut seen, first + 15).await;
+    assert!(later > first + 15);
+    let started = Instant::now();
+    signal(&child, Signal::SIGTERM);
+    let status = wait_exit(&mut child).await;
+    assert!(status.success(), "{status}");
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+/// Point 1, at start-up: a FIFO among the run files hung the leftover sweep.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fifo_among_the_run_files_does_not_hang_start_up() {
+    let root = tempfile::tempdir().unwrap();
+    let state = root.path().join("state");
+    mkfifo(&state.join("run/ovdev-999999.json"));
+    let (mut child, mut lines) = run_ticker(root.path(), &state);
+    let mut seen = vec![];
+    next_tick(&mut lines, &mut seen, 0).await;
+    signal(&child, Signal::SIGTERM);
+    assert!(wait_exit(&mut child).await.success());
+}
+
+/// Runs `ovdev dev` on `dir` and returns its exit code and stderr; it must exit on its own.
+async fn refused(dir: &Path) -> (Option<i32>, String) {
+    let out = tokio::time::timeout(
+        Duration::from_secs(20),
+        ovdev()
+            .args(["dev", "--no-external", "--no-launch", "--no-vite"])
+            .arg(dir)
+            .output(),
+    )
+    .await
+    .expect("ovdev answers at once")
+    .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Point 1: a `plugin.yaml` that is a FIFO hung start-up.
+#[tokio::test]
+async fn a_fifo_plugin_yaml_is_refused_with_the_reason() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("p");
+    mkfifo(&dir.join("plugin.yaml"));
+    let (code, err) = refused(&dir).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("is a FIFO (named pipe), not a regular file"),
+        "{err}"
+    );
+    let linked = root.path().join("q");
+    std::fs::create_dir_all(&linked).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", linked.join("plugin.yaml")).unwrap();
+    let (code, err) = refused(&linked).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("character device"), "{err}");
+}
+
+/// Point 7: 100 000 levels of nesting did not parse within 20 s.
+#[tokio::test]
+async fn a_deeply_nested_plugin_yaml_is_refused_quickly() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("p");
+    std::fs::create_dir_all(&dir).unwrap();
+    let deep = format!(
+        "id: deep\nversion: 0.0.1\nx: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    std::fs::write(dir.join("plugin.yaml"), deep).unwrap();
+    let (code, err) = refused(&dir).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("nests more than 64 levels deep"), "{err}");
+    std::fs::write(
+        dir.join("plugin.yaml"),
+        format!(
+            "id: big\nversion: 0.0.1\nx: \"{}\"\n",
+            "y".repeat(300 * 1024)
+        ),
+    )
+    .unwrap();
+    let (code, err) = refused(&dir).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("larger than 262144 bytes"), "{err}");
+}
