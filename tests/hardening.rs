@@ -188,3 +188,46 @@ async fn a_deeply_nested_plugin_yaml_is_refused_quickly() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("larger than 262144 bytes"), "{err}");
 }
+
+/// Point 2: with a stdout reader that stopped reading, SIGTERM was ignored for as long as the
+/// reader was stuck and the dev servers kept running.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_everything_while_nobody_reads_stdout() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("flood");
+    std::fs::create_dir_all(dir.join("ui/node_modules")).unwrap();
+    std::fs::write(dir.join("plugin.yaml"), "id: flood\nversion: 0.0.1\n").unwrap();
+    std::fs::write(dir.join("ui/package.json"), r#"{"scripts":{"dev":"vite"}}"#).unwrap();
+    let pm = root.path().join("flood-pm");
+    write_script(
+        &pm,
+        "port=\"\"\nwhile [ $# -gt 0 ]; do [ \"$1\" = \"--port\" ] && port=\"$2\"; shift; done\nprintf '  Local:   http://127.0.0.1:%s/\\n' \"$port\"\nexec yes 'a flood line that nobody reads, about sixty bytes long ......'\n",
+    );
+    // Both pipes held open and never read: they fill within moments.
+    let (mut child, lines) = spawn_piped(
+        ovdev()
+            .args([
+                "dev",
+                "--json",
+                "--no-external",
+                "--no-launch",
+                "--state-dir",
+            ])
+            .arg(root.path().join("state"))
+            .arg("--package-manager-path")
+            .arg(&pm)
+            .arg(&dir),
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let started = Instant::now();
+    signal(&child, Signal::SIGTERM);
+    let status = wait_exit(&mut child).await;
+    assert!(status.success(), "{status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_no_processes_in(&dir, Duration::from_secs(5)).await;
+    drop(lines);
+}

@@ -3,6 +3,7 @@
 mod args;
 mod host;
 mod output;
+mod print_thread;
 mod serve_external;
 
 use std::collections::BTreeMap;
@@ -11,7 +12,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use futures::StreamExt;
 use omniview_devserver::manifest::plugin_id_of;
 use omniview_devserver::{
     DevServerBuilder, DevServerHandle, PackageManager, RestartPolicy, RestartType,
@@ -21,6 +21,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use args::{Cli, Command, DevArgs};
 use host::CliPluginHost;
 use output::Printer;
+use print_thread::PrintThread;
 
 /// Exit code for usage errors, as clap uses.
 const USAGE_ERROR: u8 = 2;
@@ -74,7 +75,7 @@ fn run_dev(args: DevArgs) -> anyhow::Result<ExitCode> {
             }
         },
     };
-    init_tracing(args.verbose);
+    let _log_guard = init_tracing(args.verbose);
 
     let limits = |restart| RestartPolicy {
         max_restarts: args.max_restarts,
@@ -129,9 +130,8 @@ fn run_dev(args: DevArgs) -> anyhow::Result<ExitCode> {
 async fn dev_loop(
     handle: &DevServerHandle,
     plugins: &BTreeMap<String, std::path::PathBuf>,
-    mut printer: Printer,
+    printer: Printer,
 ) -> ExitCode {
-    let mut events = handle.subscribe();
     let (mut sigint, mut sigterm) = match (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
@@ -139,6 +139,14 @@ async fn dev_loop(
         (Ok(i), Ok(t)) => (i, t),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("ovdev: cannot install signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    // Printing happens on its own thread: nothing here waits for whoever reads stdout.
+    let mut printer = match PrintThread::start(printer, handle.subscribe()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ovdev: cannot start the output thread: {e}");
             return ExitCode::from(1);
         }
     };
@@ -150,37 +158,22 @@ async fn dev_loop(
     let mut failed = false;
     for (id, result) in futures::future::join_all(starts).await {
         if let Err(e) = result {
-            eprintln!("ovdev: cannot start the dev server of `{id}`: {e}");
+            printer.note(format!("cannot start the dev server of `{id}`: {e}"));
             failed = true;
         }
     }
     if !failed {
-        loop {
-            tokio::select! {
-                ev = events.next() => match ev {
-                    Some(received) => printer.print(&received),
-                    None => break,
-                },
-                _ = sigint.recv() => break,
-                _ = sigterm.recv() => break,
-            }
+        tokio::select! {
+            () = printer.ended() => {},
+            _ = sigint.recv() => {},
+            _ = sigterm.recv() => {},
         }
         printer.note("stopping: Vite, builds and watchers");
     }
-    let shutdown = handle.shutdown();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => break,
-            Some(received) = events.next() => printer.print(&received),
-        }
-    }
+    handle.shutdown().await;
     // Events published during the last moments of the stop (final states, last log batch).
-    while let Ok(Some(received)) =
-        tokio::time::timeout(Duration::from_millis(150), events.next()).await
-    {
-        printer.print(&received);
-    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    printer.finish(Duration::from_secs(2)).await;
     if failed {
         ExitCode::from(1)
     } else {
@@ -188,14 +181,22 @@ async fn dev_loop(
     }
 }
 
-fn init_tracing(verbose: bool) {
+/// Logs to stderr through a bounded queue and a thread of its own: a stderr nobody reads
+/// loses log lines instead of stalling the engine threads that log. Keep the guard alive.
+fn init_tracing(verbose: bool) -> tracing_appender::non_blocking::WorkerGuard {
     let default = if verbose { "info" } else { "warn,ovdev=info" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("OVDEV_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(1024)
+        .thread_name("ovdev-log")
+        .finish(std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_target(false)
         .without_time()
         .try_init();
+    guard
 }
