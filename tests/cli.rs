@@ -431,29 +431,12 @@ async fn no_vite_runs_only_the_backend_and_the_cli_hosts_the_plugin() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stalled_reader_gets_an_events_missed_line_in_the_ndjson_stream() {
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("flood");
-    std::fs::create_dir_all(dir.join("ui/node_modules")).unwrap();
-    std::fs::write(dir.join("plugin.yaml"), "id: flood\nversion: 0.0.1\n").unwrap();
-    std::fs::write(dir.join("ui/package.json"), r#"{"scripts":{"dev":"vite"}}"#).unwrap();
-    let pm = root.path().join("flood-pm");
-    write_script(
-        &pm,
+    let (dir, pm) = ui_plugin_with_pm(
+        root.path(),
+        "flood",
         "yes 'a flood line that nobody reads for a while, about eighty bytes long ......' | head -n 400000\necho FLOOD-DONE\nexec sleep 300\n",
     );
-    let (mut child, mut lines) = spawn_piped(
-        ovdev()
-            .args([
-                "dev",
-                "--json",
-                "--no-external",
-                "--no-launch",
-                "--state-dir",
-            ])
-            .arg(root.path().join("state"))
-            .arg("--package-manager-path")
-            .arg(&pm)
-            .arg(&dir),
-    );
+    let (mut child, mut lines) = run_json_with_pm(&dir, &pm, &root.path().join("state"));
     // ~90 MB of NDJSON against a stalled reader: far beyond the pipe and the 8 MiB queue.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let rss_kib: u64 = std::fs::read_to_string(format!("/proc/{}/status", child.id().unwrap()))

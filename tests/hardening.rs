@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::cli::*;
@@ -17,27 +17,8 @@ fn mkfifo(path: &Path) {
     nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
 }
 
-/// A UI-only plugin whose "dev server" is ready at once, then prints `tick N` ten times a
-/// second forever: proof that the engine keeps moving.
-fn ticking_plugin(root: &Path) -> (PathBuf, PathBuf) {
-    let dir = root.join("ticker");
-    std::fs::create_dir_all(dir.join("ui/node_modules")).unwrap();
-    std::fs::write(dir.join("plugin.yaml"), "id: ticker\nversion: 0.0.1\n").unwrap();
-    std::fs::write(dir.join("ui/package.json"), r#"{"scripts":{"dev":"vite"}}"#).unwrap();
-    let pm = root.join("ticker-pm");
-    write_script(
-        &pm,
-        r#"port=""
-while [ $# -gt 0 ]; do [ "$1" = "--port" ] && port="$2"; shift; done
-printf '  Local:   http://127.0.0.1:%s/\n' "$port"
-i=0
-while :; do i=$((i+1)); echo "tick $i"; sleep 0.1; done
-"#,
-    );
-    (dir, pm)
-}
-
-/// `ovdev dev --json` on the ticking plugin with `state` as its state directory.
+/// `ovdev dev --json` on a UI-only plugin whose "dev server" is ready at once, then prints
+/// `tick N` ten times a second forever: proof that the engine keeps moving.
 fn run_ticker(
     root: &Path,
     state: &Path,
@@ -45,15 +26,17 @@ fn run_ticker(
     tokio::process::Child,
     tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
 ) {
-    let (dir, pm) = ticking_plugin(root);
-    spawn_piped(
-        ovdev()
-            .args(["dev", "--json", "--no-launch", "--state-dir"])
-            .arg(state)
-            .arg("--package-manager-path")
-            .arg(&pm)
-            .arg(&dir),
-    )
+    let (dir, pm) = ui_plugin_with_pm(
+        root,
+        "ticker",
+        r#"port=""
+while [ $# -gt 0 ]; do [ "$1" = "--port" ] && port="$2"; shift; done
+printf '  Local:   http://127.0.0.1:%s/\n' "$port"
+i=0
+while :; do i=$((i+1)); echo "tick $i"; sleep 0.1; done
+"#,
+    );
+    run_json_with_pm(&dir, &pm, state)
 }
 
 fn tick_of(v: &Value) -> Option<u64> {
@@ -194,30 +177,13 @@ async fn a_deeply_nested_plugin_yaml_is_refused_quickly() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_stops_everything_while_nobody_reads_stdout() {
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("flood");
-    std::fs::create_dir_all(dir.join("ui/node_modules")).unwrap();
-    std::fs::write(dir.join("plugin.yaml"), "id: flood\nversion: 0.0.1\n").unwrap();
-    std::fs::write(dir.join("ui/package.json"), r#"{"scripts":{"dev":"vite"}}"#).unwrap();
-    let pm = root.path().join("flood-pm");
-    write_script(
-        &pm,
+    let (dir, pm) = ui_plugin_with_pm(
+        root.path(),
+        "flood",
         "port=\"\"\nwhile [ $# -gt 0 ]; do [ \"$1\" = \"--port\" ] && port=\"$2\"; shift; done\nprintf '  Local:   http://127.0.0.1:%s/\\n' \"$port\"\nexec yes 'a flood line that nobody reads, about sixty bytes long ......'\n",
     );
     // Both pipes held open and never read: they fill within moments.
-    let (mut child, lines) = spawn_piped(
-        ovdev()
-            .args([
-                "dev",
-                "--json",
-                "--no-external",
-                "--no-launch",
-                "--state-dir",
-            ])
-            .arg(root.path().join("state"))
-            .arg("--package-manager-path")
-            .arg(&pm)
-            .arg(&dir),
-    );
+    let (mut child, lines) = run_json_with_pm(&dir, &pm, &root.path().join("state"));
     tokio::time::sleep(Duration::from_secs(3)).await;
     let started = Instant::now();
     signal(&child, Signal::SIGTERM);

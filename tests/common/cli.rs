@@ -81,3 +81,48 @@ pub async fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
 pub fn signal(child: &Child, sig: Signal) {
     kill(Pid::from_raw(child.id().unwrap() as i32), sig).unwrap();
 }
+
+/// A UI-only plugin `id` under `root` whose package manager is the shell script `pm_body`
+/// (it receives `run dev -- --port N ...`); returns the plugin directory and the script.
+pub fn ui_plugin_with_pm(
+    root: &std::path::Path,
+    id: &str,
+    pm_body: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = root.join(id);
+    std::fs::create_dir_all(dir.join("ui/node_modules")).unwrap();
+    std::fs::write(
+        dir.join("plugin.yaml"),
+        format!("id: {id}\nversion: 0.0.1\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("ui/package.json"), r#"{"scripts":{"dev":"vite"}}"#).unwrap();
+    let pm = root.join(format!("{id}-pm"));
+    super::write_script(&pm, pm_body);
+    (dir, pm)
+}
+
+/// `ovdev dev --json --no-external --no-launch` on `dir` with `pm` as its package manager.
+pub fn run_json_with_pm(
+    dir: &std::path::Path,
+    pm: &std::path::Path,
+    state: &std::path::Path,
+) -> (
+    Child,
+    tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+) {
+    spawn_piped(
+        ovdev()
+            .args([
+                "dev",
+                "--json",
+                "--no-external",
+                "--no-launch",
+                "--state-dir",
+            ])
+            .arg(state)
+            .arg("--package-manager-path")
+            .arg(pm)
+            .arg(dir),
+    )
+}
