@@ -186,6 +186,12 @@ impl DevServerBuilder {
         self.tweak(move |c| c.plugin_start_timeout = d)
     }
 
+    /// How long a `go build` may run before it is stopped and reported as failed (default
+    /// 5 minutes).
+    pub fn build_timeout(self, d: Duration) -> Self {
+        self.tweak(move |c| c.build_timeout = d)
+    }
+
     /// How often a launched plugin's gRPC health is checked (default 5 s), and after how many
     /// failures in a row it is killed and restarted (default 3).
     pub fn health_checks(self, interval: Duration, failures: u32) -> Self {

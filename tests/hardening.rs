@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use common::cli::*;
 use common::*;
 use nix::sys::signal::Signal;
+use omniview_devserver::{DevProcessStatus, DevServerBuilder, DevServerEvent, DevServerHandle};
 use serde_json::Value;
 
 fn mkfifo(path: &Path) {
@@ -196,4 +197,96 @@ async fn sigterm_stops_everything_while_nobody_reads_stdout() {
     );
     assert_no_processes_in(&dir, Duration::from_secs(5)).await;
     drop(lines);
+}
+
+/// An engine with a recording host and a short debounce.
+fn example_engine(
+    state: &Path,
+    tweak: impl FnOnce(DevServerBuilder) -> DevServerBuilder,
+) -> (DevServerHandle, Recorder) {
+    let builder = DevServerBuilder::with_host(RecordingHost::new())
+        .state_dir(state)
+        .debounce(Duration::from_millis(100));
+    let handle = tweak(builder).start().unwrap();
+    let rec = Recorder::new(handle.subscribe());
+    (handle, rec)
+}
+
+/// Point 4: `go build` blocked on a FIFO among the sources, and every later save waited
+/// behind it forever.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_build_hung_on_a_fifo_source_is_cancelled_by_the_next_save() {
+    let (_tmp, dir) = example_copy(false);
+    std::fs::remove_dir_all(dir.join("ui")).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (handle, mut rec) = example_engine(state.path(), |b| b);
+    let id = "hello-plugin";
+    handle.start_dev_server_for_path(id, &dir).await.unwrap();
+    let s = rec.wait_build(id, "the first build").await;
+    assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", s.last_error);
+    let installed = state.path().join("plugins/hello-plugin/bin/plugin");
+    let before = std::fs::read(&installed).unwrap();
+
+    mkfifo(&dir.join("pkg/zz.go"));
+    rec.wait_status(id, "the build that hangs", |s| {
+        s.go_status == DevProcessStatus::Building
+    })
+    .await;
+    // go build waits on the FIFO: still building seconds later.
+    rec.drain(Duration::from_secs(2)).await;
+    let last = rec.seen.iter().rev().find_map(|e| match e {
+        DevServerEvent::Status(s) if s.plugin_id == id => Some(s.go_status),
+        _ => None,
+    });
+    assert_eq!(last, Some(DevProcessStatus::Building), "{}", rec.log_text());
+    std::fs::remove_file(dir.join("pkg/zz.go")).unwrap();
+    atomic_save(
+        &dir.join("pkg/greeting/greeting.go"),
+        "package greeting\n\n// Message is what hello.v1.Greeter/Greet returns.\nfunc Message() string {\n\treturn \"after the fifo\"\n}\n",
+    );
+    let s = rec
+        .wait_status(id, "a build after the hung one", |s| {
+            s.go_status == DevProcessStatus::Ready
+        })
+        .await;
+    assert!(s.last_error.is_empty(), "{}", s.last_error);
+    assert!(
+        rec.log_text().contains("cancelling it and building again"),
+        "{}",
+        rec.log_text()
+    );
+    assert_ne!(std::fs::read(&installed).unwrap(), before);
+    handle.shutdown().await;
+}
+
+/// Point 4: a build that never finishes was never ended; now it is stopped at the limit,
+/// reported with the reason, and the next save builds.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_build_that_never_finishes_is_stopped_at_the_time_limit() {
+    let tools = FakeTools::new();
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "hangs", false, true);
+    std::fs::write(dir.join("pkg/main.go"), "package main\n// HANG\n").unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (handle, mut rec) = example_engine(state.path(), |b| {
+        b.go(tools.go()).build_timeout(Duration::from_secs(1))
+    });
+    handle
+        .start_dev_server_for_path("hangs", &dir)
+        .await
+        .unwrap();
+    let s = rec.wait_build("hangs", "the hung build").await;
+    assert_eq!(s.go_status, DevProcessStatus::Error);
+    assert!(
+        s.last_error
+            .contains("did not finish within 1s and was stopped"),
+        "{}",
+        s.last_error
+    );
+    // The hung tool is gone, not left running.
+    assert_no_processes_in(&dir, Duration::from_secs(5)).await;
+    std::fs::write(dir.join("pkg/main.go"), "package main\n\nfunc main() {}\n").unwrap();
+    let s = rec.wait_build("hangs", "the build after the fix").await;
+    assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", s.last_error);
+    handle.shutdown().await;
 }

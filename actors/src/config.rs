@@ -7,6 +7,9 @@ use std::time::Duration;
 use crate::package_manager::PackageManager;
 use crate::restart::RestartPolicy;
 
+/// How long a `go build` may run (5 minutes: a cold build of a large plugin with many modules
+/// to compile stays well below it; a hung one is ended).
+pub const DEFAULT_BUILD_TIMEOUT: Duration = Duration::from_secs(300);
 /// Tells whether a port is free right now; replaceable so tests can simulate a lost race.
 pub type PortProbe = Arc<dyn Fn(u16) -> bool + Send + Sync>;
 
@@ -67,6 +70,8 @@ pub struct EngineConfig {
     pub write_devinfo: bool,
     /// How long a launched plugin may take to print its handshake line.
     pub plugin_start_timeout: Duration,
+    /// A `go build` running longer is stopped and reported as failed.
+    pub build_timeout: Duration,
     /// How often a launched plugin's health is checked.
     pub health_interval: Duration,
     /// Failed health checks in a row after which a launched plugin is killed and restarted.
@@ -112,6 +117,7 @@ impl EngineConfig {
             launch_plugins: false,
             write_devinfo: false,
             plugin_start_timeout: Duration::from_secs(15),
+            build_timeout: DEFAULT_BUILD_TIMEOUT,
             health_interval: Duration::from_secs(5),
             health_failures: 3,
             plugin_policy: RestartPolicy::new(crate::restart::RestartType::Transient),

@@ -111,6 +111,10 @@ pub struct DevArgs {
     #[arg(long, default_value_t = 15, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub plugin_start_timeout_secs: u64,
 
+    /// Seconds a `go build` may run before it is stopped and reported as failed.
+    #[arg(long, default_value_t = 300, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub build_timeout_secs: u64,
+
     /// Print only NDJSON events on stdout: {"name": ..., "data": ...} per line.
     #[arg(long)]
     pub json: bool,

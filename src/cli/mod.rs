@@ -97,7 +97,8 @@ fn run_dev(args: DevArgs) -> anyhow::Result<ExitCode> {
         .launch_plugins(!args.no_launch)
         .write_devinfo(!args.no_launch)
         .watch_external(!args.no_external)
-        .plugin_start_timeout(Duration::from_secs(args.plugin_start_timeout_secs));
+        .plugin_start_timeout(Duration::from_secs(args.plugin_start_timeout_secs))
+        .build_timeout(Duration::from_secs(args.build_timeout_secs));
     if let Some(d) = &args.state_dir {
         builder = builder.state_dir(d);
     }

@@ -50,6 +50,8 @@ pub const BUILD_OUTPUT: &str = "build/bin/plugin";
 const RELOAD_TIMEOUT: Duration = Duration::from_secs(60);
 /// Build output lines kept for error parsing.
 const MAX_BUILD_OUTPUT_LINES: usize = 5000;
+/// How long a cancelled build gets to end after SIGTERM before SIGKILL.
+const CANCEL_GRACE: Duration = Duration::from_millis(500);
 
 /// What the Go watcher tells its parent.
 #[derive(Message, Debug, Clone, PartialEq)]
@@ -74,6 +76,8 @@ pub struct GoWatcherSettings {
     pub debounce: Duration,
     pub max_wait: Duration,
     pub stop_grace: Duration,
+    /// A build running longer is stopped and reported as failed.
+    pub build_timeout: Duration,
     /// Where spawned process groups are recorded.
     pub registry: Arc<ProcessRegistry>,
 }
@@ -84,6 +88,11 @@ struct RunningBuild {
     pgid: Option<i32>,
     started: Instant,
     output: Vec<String>,
+    /// Lines of output beyond `MAX_BUILD_OUTPUT_LINES`, not kept.
+    output_cut: usize,
+    /// Stopped by ovdev (a newer save, or the time limit): its end reports nothing.
+    cancelled: bool,
+    timeout: Option<SpawnHandle>,
 }
 
 /// See the module doc.
@@ -227,11 +236,30 @@ impl GoWatcherActor {
         self.timer = Some(ctx.run_later(delay, |act, ctx| {
             act.timer = None;
             if act.debounce.fire_if_due(Instant::now()) {
-                act.request_build(ctx);
+                act.build_changed_sources(ctx);
             }
         }));
     }
 
+    /// Builds after the sources changed: a compiler still running on the old sources is
+    /// cancelled first, since its result would be stale.
+    fn build_changed_sources(&mut self, ctx: &mut Context<Self>) {
+        if self.stopping {
+            return;
+        }
+        if let Some(pgid) = self.build.as_ref().and_then(|b| b.pgid) {
+            // The compiler is still reading sources that changed since: its result would be
+            // stale, and a build that hangs (a FIFO among the sources) must not hold the loop.
+            self.watch_logs
+                .info("sources changed during the build; cancelling it and building again");
+            self.rebuild_after = true;
+            self.cancel_build(pgid, ctx);
+            return;
+        }
+        self.request_build(ctx);
+    }
+
+    /// Builds now, or once more after the running build (single-flight).
     fn request_build(&mut self, ctx: &mut Context<Self>) {
         if self.stopping {
             return;
@@ -257,11 +285,18 @@ impl GoWatcherActor {
             Ok((child, pgid)) => {
                 forward_child(child, self.run, ctx.address());
                 self.notice.pgid = Some(pgid);
+                let run = self.run;
+                let timeout = ctx.run_later(self.settings.build_timeout, move |act, ctx| {
+                    act.on_build_timeout(run, ctx);
+                });
                 self.build = Some(RunningBuild {
-                    run: self.run,
+                    run,
                     pgid: Some(pgid),
                     started: Instant::now(),
                     output: Vec::new(),
+                    output_cut: 0,
+                    cancelled: false,
+                    timeout: Some(timeout),
                 });
                 self.report(DevProcessStatus::Building, None);
             }
@@ -271,6 +306,50 @@ impl GoWatcherActor {
                 self.report(DevProcessStatus::Error, Some(msg));
             }
         }
+    }
+
+    /// Stops the running compiler's process group; the build ends when it is gone, and the
+    /// next one (if any was asked for) starts then, never beside it.
+    fn cancel_build(&mut self, pgid: i32, ctx: &mut Context<Self>) {
+        let Some(build) = self.build.as_mut() else {
+            return;
+        };
+        build.pgid = None;
+        build.cancelled = true;
+        if let Some(t) = build.timeout.take() {
+            ctx.cancel_future(t);
+        }
+        self.notice.pgid = None;
+        let registry = self.settings.registry.clone();
+        async move { registry.stop(pgid, CANCEL_GRACE).await }
+            .into_actor(self)
+            .map(|_, act, ctx| {
+                act.build = None;
+                if act.rebuild_after && !act.stopping {
+                    act.rebuild_after = false;
+                    act.request_build(ctx);
+                }
+            })
+            .spawn(ctx);
+    }
+
+    fn on_build_timeout(&mut self, run: u64, ctx: &mut Context<Self>) {
+        let Some(build) = self.build.as_mut().filter(|b| b.run == run) else {
+            return;
+        };
+        build.timeout = None;
+        let Some(pgid) = build.pgid else {
+            return;
+        };
+        let limit = self.settings.build_timeout;
+        let msg = format!(
+            "the build did not finish within {}s and was stopped (a source file that is a FIFO or device, or a hung network mount, can block `go build`); the next save builds again",
+            limit.as_secs()
+        );
+        self.build_logs
+            .error(format!("{msg}; keeping the previous binary"));
+        self.report(DevProcessStatus::Error, Some(msg));
+        self.cancel_build(pgid, ctx);
     }
 
     fn finish_build(&mut self, status: GoStatusChanged, ctx: &mut Context<Self>) {
@@ -446,6 +525,8 @@ impl Handler<ChildLines> for GoWatcherActor {
             if let Some(b) = self.build.as_mut().filter(|b| b.run == msg.run) {
                 if b.output.len() < MAX_BUILD_OUTPUT_LINES {
                     b.output.push(line.clone());
+                } else {
+                    b.output_cut += 1;
                 }
             }
             batch.push((level, line));
@@ -461,6 +542,12 @@ impl Handler<ChildExited> for GoWatcherActor {
         let Some(build) = self.build.as_mut().filter(|b| b.run == msg.run) else {
             return;
         };
+        if build.cancelled {
+            return;
+        }
+        if let Some(t) = build.timeout.take() {
+            ctx.cancel_future(t);
+        }
         if let Some(pgid) = build.pgid.take() {
             self.settings.registry.forget_if_gone(pgid);
         }
@@ -485,7 +572,12 @@ impl Handler<ChildExited> for GoWatcherActor {
         let errors = parse_build_errors(&output, &self.settings.dev_path);
         let summary = match errors.first() {
             Some(first) => format!(
-                "build failed with {} error{}: {}:{}:{}: {}",
+                "build failed with {}{} error{}: {}:{}:{}: {}",
+                if build.output_cut > 0 {
+                    "at least "
+                } else {
+                    ""
+                },
                 errors.len(),
                 if errors.len() == 1 { "" } else { "s" },
                 first.file,
@@ -495,6 +587,12 @@ impl Handler<ChildExited> for GoWatcherActor {
             ),
             None => format!("build failed ({how}): {}", self.tail.text()),
         };
+        if build.output_cut > 0 {
+            self.build_logs.warn(format!(
+                "the build printed {} more lines than the {MAX_BUILD_OUTPUT_LINES} kept for error reporting; they are in the log above",
+                build.output_cut
+            ));
+        }
         self.build_logs
             .error(format!("{summary}; keeping the previous binary"));
         let status = GoStatusChanged {

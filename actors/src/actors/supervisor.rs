@@ -166,6 +166,7 @@ impl DevServerSupervisor {
             debounce: self.config.debounce,
             max_wait: self.config.debounce_max_wait,
             stop_grace: self.config.stop_grace,
+            build_timeout: self.config.build_timeout,
             registry: self.registry.clone(),
         })
     }
