@@ -290,3 +290,70 @@ async fn a_build_that_never_finishes_is_stopped_at_the_time_limit() {
     assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", s.last_error);
     handle.shutdown().await;
 }
+
+/// Point 5: a directory renamed away and back (an IDE's rename, then undo), `pkg/` itself
+/// too, and the plugin directory deleted and recreated: saves never built again, and the
+/// error blamed the go tool.
+#[tokio::test(flavor = "multi_thread")]
+async fn watches_heal_after_renames_and_a_recreated_plugin_directory() {
+    let tools = FakeTools::new();
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "heals", false, true);
+    std::fs::create_dir_all(dir.join("pkg/sub")).unwrap();
+    std::fs::write(dir.join("pkg/sub/a.go"), "package sub\n").unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (handle, mut rec) = example_engine(state.path(), |b| b.go(tools.go()));
+    let id = "heals";
+    handle.start_dev_server_for_path(id, &dir).await.unwrap();
+    let s = rec.wait_build(id, "the first build").await;
+    assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", s.last_error);
+
+    for (n, moved) in ["pkg/sub", "pkg"].into_iter().enumerate() {
+        let away = dir.join(format!("{moved}-renamed"));
+        std::fs::rename(dir.join(moved), &away).unwrap();
+        std::fs::rename(&away, dir.join(moved)).unwrap();
+        rec.drain(Duration::from_millis(800)).await;
+        let before = rec.builds_started();
+        std::fs::write(
+            dir.join("pkg/sub/a.go"),
+            format!("package sub\n// save {n}\n"),
+        )
+        .unwrap();
+        let s = rec
+            .wait_build(id, "a build after the rename and its undo")
+            .await;
+        assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", s.last_error);
+        assert_eq!(rec.builds_started(), before + 1, "{}", rec.log_text());
+    }
+
+    let backup = root.path().join("backup");
+    copy_tree(&dir, &backup);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let s = rec
+        .wait_status(id, "the plugin directory reported gone", |s| {
+            s.last_error.contains("is gone")
+        })
+        .await;
+    assert_eq!(s.go_status, DevProcessStatus::Error);
+    assert!(!s.last_error.contains("cannot start"), "{}", s.last_error);
+    copy_tree(&backup, &dir);
+    let s = rec
+        .wait_status(id, "a build once the directory is back", |s| {
+            s.go_status == DevProcessStatus::Ready
+        })
+        .await;
+    assert!(s.last_error.is_empty(), "{}", s.last_error);
+    rec.drain(Duration::from_millis(800)).await;
+    let before = rec.builds_started();
+    std::fs::write(
+        dir.join("pkg/main.go"),
+        "package main\n\nfunc main() { /* again */ }\n",
+    )
+    .unwrap();
+    let s = rec
+        .wait_build(id, "a save in the recreated directory")
+        .await;
+    assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", s.last_error);
+    assert_eq!(rec.builds_started(), before + 1);
+    handle.shutdown().await;
+}

@@ -166,6 +166,10 @@ impl GoWatcherActor {
         // The plugin root only for go.mod, go.sum and go.work: not recursive, and last, so
         // that paths below the trees are judged relative to their tree.
         self.roots = vec![dev.join("pkg"), dev.clone()];
+        // The parent (not recursive) only to notice the plugin directory going and coming back.
+        if let Some(parent) = dev.parent() {
+            self.watch_dir(parent);
+        }
         self.watch_dir(&dev);
         self.watch_tree(&dev.join("pkg"));
         self.watch_go_work_dirs();
@@ -174,6 +178,23 @@ impl GoWatcherActor {
             self.watches.len()
         ));
         Ok(())
+    }
+
+    /// Watches the plugin directory's trees again from scratch (it was deleted or moved and
+    /// is back): adding a watch again also points the OS's watch at the directory's new path.
+    fn rewatch(&mut self) {
+        let dev = self.settings.dev_path.clone();
+        self.watches.forget_tree(&dev);
+        self.watch_dir(&dev);
+        self.watch_tree(&dev.join("pkg"));
+        self.watch_go_work_dirs();
+    }
+
+    fn plugin_dir_gone(&self) -> String {
+        format!(
+            "the plugin directory {} is gone (deleted or moved away); ovdev builds again as soon as it is back",
+            self.settings.dev_path.display()
+        )
     }
 
     /// Adds `go.work`'s `use` directories (again after it changed) as watched trees.
@@ -262,6 +283,13 @@ impl GoWatcherActor {
     /// Builds now, or once more after the running build (single-flight).
     fn request_build(&mut self, ctx: &mut Context<Self>) {
         if self.stopping {
+            return;
+        }
+        if !self.settings.dev_path.is_dir() {
+            // Not the tools' fault: say what is missing instead of a failed `go` start.
+            let msg = self.plugin_dir_gone();
+            self.build_logs.error(msg.clone());
+            self.report(DevProcessStatus::Error, Some(msg));
             return;
         }
         if self.build.is_some() {
@@ -473,8 +501,46 @@ impl StreamHandler<notify::Result<Event>> for GoWatcherActor {
         if !relevant_kind {
             return;
         }
+        // Paths that went away (removed, or renamed from). Judged by the event, not by looking:
+        // a rename and its undo are both over before the events arrive, and the OS dropped the
+        // watch all the same.
+        use notify::event::{ModifyKind, RenameMode};
+        let gone: &[PathBuf] = match event.kind {
+            EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
+                &event.paths
+            }
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => {
+                &event.paths[..1.min(event.paths.len())]
+            }
+            _ => &[],
+        };
         let mut changed = false;
         for path in &event.paths {
+            let dev = &self.settings.dev_path;
+            if path == dev {
+                // Seen through the watch on its parent: the plugin directory went or came back.
+                if dev.is_dir() {
+                    self.watch_logs
+                        .info(format!("{} is back; watching it again", dev.display()));
+                    self.rewatch();
+                    changed = true;
+                } else {
+                    self.watches.forget_tree(dev);
+                    let msg = self.plugin_dir_gone();
+                    self.watch_logs.error(msg.clone());
+                    self.report(DevProcessStatus::Error, Some(msg));
+                }
+                continue;
+            }
+            if !self.roots.iter().any(|r| path.starts_with(r)) {
+                continue; // a sibling of the plugin directory
+            }
+            if gone.contains(path) || !path.exists() {
+                // Its watches are gone or stale; a watched directory that went takes its
+                // sources with it. If it is back already, it is watched again just below.
+                changed |= self.watches.contains(path);
+                self.watches.forget_tree(path);
+            }
             let under_tree = self.roots[..self.roots.len().saturating_sub(1)]
                 .iter()
                 .any(|r| path.starts_with(r));
@@ -493,9 +559,6 @@ impl StreamHandler<notify::Result<Event>> for GoWatcherActor {
                 if is_root_go_work {
                     self.watch_go_work_dirs();
                 }
-            }
-            if matches!(event.kind, EventKind::Remove(_)) {
-                self.watches.forget(path);
             }
         }
         if changed && !self.stopping {
