@@ -357,3 +357,50 @@ async fn watches_heal_after_renames_and_a_recreated_plugin_directory() {
     assert_eq!(rec.builds_started(), before + 1);
     handle.shutdown().await;
 }
+
+/// Point 6: two instances on one state directory both ran the plugin, and one could remove
+/// the other's `.devinfo`. Now the second is refused, names the owner, and exits non-zero;
+/// the first runs on undisturbed and, once it is gone, the plugin is free again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_instance_on_the_same_plugin_is_refused_and_names_the_owner() {
+    let root = tempfile::tempdir().unwrap();
+    let state = root.path().join("state");
+    let (mut first, mut lines) = run_ticker(root.path(), &state);
+    let mut seen = vec![];
+    let tick = next_tick(&mut lines, &mut seen, 0).await;
+    let owner = first.id().unwrap();
+
+    let (dir, pm) = (root.path().join("ticker"), root.path().join("ticker-pm"));
+    let second = tokio::time::timeout(
+        Duration::from_secs(30),
+        ovdev()
+            .args([
+                "dev",
+                "--json",
+                "--no-external",
+                "--no-launch",
+                "--state-dir",
+            ])
+            .arg(&state)
+            .arg("--package-manager-path")
+            .arg(&pm)
+            .arg(&dir)
+            .output(),
+    )
+    .await
+    .expect("the second instance gives up at once")
+    .unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{err}");
+    assert!(err.contains("already managed by another ovdev"), "{err}");
+    assert!(err.contains(&format!("pid {owner}")), "{err}");
+    next_tick(&mut lines, &mut seen, tick + 5).await;
+
+    signal(&first, Signal::SIGTERM);
+    assert!(wait_exit(&mut first).await.success());
+    let (mut again, mut lines) = run_ticker(root.path(), &state);
+    let mut seen = vec![];
+    next_tick(&mut lines, &mut seen, 0).await;
+    signal(&again, Signal::SIGTERM);
+    assert!(wait_exit(&mut again).await.success());
+}

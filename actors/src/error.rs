@@ -38,6 +38,8 @@ pub enum DevServerError {
     ExternalUnavailable { id: String, reason: String },
     #[error("plugin `{0}` is not attached as an external plugin")]
     NotAttached(String),
+    #[error(transparent)]
+    Locked(#[from] crate::plugin_lock::PluginLockError),
     #[error("the plugin host failed: {0}")]
     Host(String),
     #[error("the dev server engine has stopped")]

@@ -45,6 +45,7 @@ pub mod log_ring;
 pub mod package_manager;
 pub mod pid_check;
 pub mod plugin_id;
+pub mod plugin_lock;
 pub mod ports;
 pub mod process;
 pub mod registry;

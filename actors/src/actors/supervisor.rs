@@ -25,6 +25,7 @@ use crate::events::{DevServerEvent, EventBus};
 use crate::host::PluginHost;
 use crate::package_manager::{detect_package_manager, PackageManager};
 use crate::plugin_id::validate_plugin_id;
+use crate::plugin_lock::PluginLock;
 use crate::process::find_on_path;
 use crate::registry::{kill_leftovers, ProcessRegistry};
 use crate::types::{DevProcessStatus, DevServerMode, DevServerState, LogEntry};
@@ -47,6 +48,8 @@ pub struct DevServerSupervisor {
     /// Turns for UIs to install and start (`concurrent_ui_starts`).
     ui_start_slots: Arc<tokio::sync::Semaphore>,
     plugins: HashMap<String, Addr<PluginActor>>,
+    /// This engine's ownership of each plugin it manages (released when its stop is done).
+    locks: HashMap<String, PluginLock>,
     /// Plugins being stopped: a start of the same plugin waits for this, so that two copies
     /// of its processes never run at once.
     stopping: HashMap<String, PendingStop>,
@@ -88,6 +91,7 @@ impl DevServerSupervisor {
             bus,
             ports,
             ui_start_slots,
+            locks: HashMap::new(),
             plugins: HashMap::new(),
             stopping: HashMap::new(),
             log_seqs: HashMap::new(),
@@ -440,14 +444,19 @@ impl Handler<StartDevServer> for DevServerSupervisor {
                             // Symlinks and `..` resolved once, so paths in events are stable.
                             let dev_path = std::fs::canonicalize(&path).unwrap_or(path);
                             let (vite, go) = act.plan(&id, &dev_path)?;
+                            // Kept from a stop of this plugin that is just finishing, or taken.
+                            let lock = match act.locks.remove(&id) {
+                                Some(lock) => lock,
+                                None => PluginLock::acquire(&cfg.state_dir, &id)?,
+                            };
                             let metadata = read_metadata(&id, &dev_path);
                             let process = (cfg.launch_plugins && go.is_some())
                                 .then(|| act.process_settings(&id, &metadata));
-                            Ok(Ok((dev_path, vite, go, process, metadata)))
+                            Ok(Ok((dev_path, vite, go, process, metadata, lock)))
                         }
                     });
                     async move {
-                        let (dev_path, vite, go, process, metadata) = match planned? {
+                        let (dev_path, vite, go, process, metadata, lock) = match planned? {
                             Err(running) => return Ok(Err(running)),
                             Ok(p) => p,
                         };
@@ -461,28 +470,35 @@ impl Handler<StartDevServer> for DevServerSupervisor {
                             }
                             None => None,
                         };
-                        Ok(Ok(PluginPlan {
-                            plugin_id: id,
-                            dev_path,
-                            vite,
-                            go,
-                            process,
-                            metadata,
-                            vite_policy,
-                            go_watcher_policy,
-                            process_policy,
-                        }))
+                        Ok(Ok((
+                            lock,
+                            PluginPlan {
+                                plugin_id: id,
+                                dev_path,
+                                vite,
+                                go,
+                                process,
+                                metadata,
+                                vite_policy,
+                                go_watcher_policy,
+                                process_policy,
+                            },
+                        )))
                     }
                     .into_actor(act)
                 })
                 .map(
-                    |planned: Result<Result<PluginPlan, DevServerState>, DevServerError>,
+                    |planned: Result<
+                        Result<(PluginLock, PluginPlan), DevServerState>,
+                        DevServerError,
+                    >,
                      act,
                      _| {
-                        let plan = match planned? {
+                        let (lock, plan) = match planned? {
                             Err(running) => return Ok(running),
-                            Ok(plan) => plan,
+                            Ok(planned) => planned,
                         };
+                        act.locks.insert(plan.plugin_id.clone(), lock);
                         Ok(act.spawn_plugin(plan))
                     },
                 ),
@@ -559,6 +575,10 @@ impl Handler<StopDevServer> for DevServerSupervisor {
         Box::pin(stop.into_actor(self).map(move |(), act, _| {
             if act.stopping.get(&id).is_some_and(|s| s.ptr_eq(&mine)) {
                 act.stopping.remove(&id);
+            }
+            // Unless it was started again meanwhile, the plugin is free for others.
+            if !act.plugins.contains_key(&id) {
+                act.locks.remove(&id);
             }
             Ok(())
         }))
