@@ -373,19 +373,7 @@ async fn a_second_instance_on_the_same_plugin_is_refused_and_names_the_owner() {
     let (dir, pm) = (root.path().join("ticker"), root.path().join("ticker-pm"));
     let second = tokio::time::timeout(
         Duration::from_secs(30),
-        ovdev()
-            .args([
-                "dev",
-                "--json",
-                "--no-external",
-                "--no-launch",
-                "--state-dir",
-            ])
-            .arg(&state)
-            .arg("--package-manager-path")
-            .arg(&pm)
-            .arg(&dir)
-            .output(),
+        json_with_pm(&dir, &pm, &state).output(),
     )
     .await
     .expect("the second instance gives up at once")

@@ -103,6 +103,27 @@ pub fn ui_plugin_with_pm(
 }
 
 /// `ovdev dev --json --no-external --no-launch` on `dir` with `pm` as its package manager.
+pub fn json_with_pm(
+    dir: &std::path::Path,
+    pm: &std::path::Path,
+    state: &std::path::Path,
+) -> Command {
+    let mut cmd = ovdev();
+    cmd.args([
+        "dev",
+        "--json",
+        "--no-external",
+        "--no-launch",
+        "--state-dir",
+    ])
+    .arg(state)
+    .arg("--package-manager-path")
+    .arg(pm)
+    .arg(dir);
+    cmd
+}
+
+/// [`json_with_pm`], spawned with its stdout lines.
 pub fn run_json_with_pm(
     dir: &std::path::Path,
     pm: &std::path::Path,
@@ -111,18 +132,5 @@ pub fn run_json_with_pm(
     Child,
     tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
 ) {
-    spawn_piped(
-        ovdev()
-            .args([
-                "dev",
-                "--json",
-                "--no-external",
-                "--no-launch",
-                "--state-dir",
-            ])
-            .arg(state)
-            .arg("--package-manager-path")
-            .arg(pm)
-            .arg(dir),
-    )
+    spawn_piped(&mut json_with_pm(dir, pm, state))
 }
