@@ -11,7 +11,7 @@ use ovdev_actors::config::{EngineConfig, PortProbe};
 use ovdev_actors::events::EventBus;
 use ovdev_actors::host::PluginHost;
 use ovdev_actors::package_manager::PackageManager;
-use ovdev_actors::process::find_on_path;
+use ovdev_actors::process::{find_on_path, is_executable};
 use ovdev_actors::restart::RestartPolicy;
 
 use crate::handle::DevServerHandle;
@@ -26,6 +26,8 @@ pub enum BuilderError {
     NoStateDir,
     #[error("{what} `{path}` does not exist or is not executable; fix the path or leave it unset to use PATH")]
     BadToolPath { what: &'static str, path: PathBuf },
+    #[error("{what} `{path}` is not an executable file (a directory, or a file without execute permission); make it executable or point at the tool itself")]
+    ToolNotExecutable { what: &'static str, path: PathBuf },
     #[error("cannot start the engine thread: {0}")]
     Thread(#[from] std::io::Error),
     #[error("the engine thread exited during start-up")]
@@ -294,6 +296,8 @@ fn check_tool(path: PathBuf, what: &'static str) -> Result<PathBuf, BuilderError
     // A bare name ("pnpm") is looked up on PATH like a shell would.
     let resolved = if path.components().count() == 1 && !path.is_absolute() {
         path.to_str().and_then(find_on_path)
+    } else if path.exists() && !is_executable(&path) {
+        return Err(BuilderError::ToolNotExecutable { what, path });
     } else if path.is_file() {
         Some(path.clone())
     } else {

@@ -355,3 +355,34 @@ async fn a_plugin_that_stops_answering_is_shown_disconnected_and_recovers() {
     assert!(alive(plugin.pid));
     drop(plugin);
 }
+
+/// A plugin whose `.devinfo` names an address that accepts connections but never answers
+/// (a hung process): the state says so in `lastError` instead of staying silently
+/// disconnected.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_that_never_answers_says_so_in_last_error() {
+    let state = tempfile::tempdir().unwrap();
+    let (h, mut rec) = engine(state.path());
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let me = std::process::id();
+    write_devinfo_file(
+        state.path(),
+        "silent",
+        &format!(r#"{{"pid":{me},"addr":"{addr}","pluginId":"silent"}}"#),
+    );
+    let s = rec
+        .wait_status("silent", "the reason it is not connected", |s| {
+            !s.last_error.is_empty()
+        })
+        .await;
+    assert!(!s.grpc_connected);
+    assert!(
+        s.last_error
+            .contains(&format!("{addr}, which has not answered")),
+        "{}",
+        s.last_error
+    );
+    h.shutdown().await;
+    drop(silent);
+}

@@ -392,3 +392,46 @@ async fn a_second_instance_on_the_same_plugin_is_refused_and_names_the_owner() {
     signal(&again, Signal::SIGTERM);
     assert!(wait_exit(&mut again).await.success());
 }
+
+/// Point 8: while one child was in error and another recovered from its own, `lastError` was
+/// emptied and the `error` status showed no reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_error_status_always_carries_its_reason() {
+    let tools = FakeTools::new();
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "both", true, true);
+    std::fs::write(dir.join("pkg/main.go"), "package main // BROKEN\n").unwrap();
+    // Vite becomes ready, crashes once, and is restarted.
+    std::fs::write(dir.join("ui/fake-mode"), "ready-exit-once").unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (handle, mut rec) = example_engine(state.path(), |b| {
+        b.go(tools.go())
+            .package_manager(omniview_devserver::PackageManager::Npm)
+            .package_manager_path(tools.pm())
+            .port_range(20900, 20910)
+    });
+    handle
+        .start_dev_server_for_path("both", &dir)
+        .await
+        .unwrap();
+    rec.wait_status("both", "Vite's crash", |s| {
+        s.vite_status == DevProcessStatus::Error
+    })
+    .await;
+    let s = rec
+        .wait_status("both", "Vite ready again", |s| {
+            s.vite_status == DevProcessStatus::Ready && s.restarts > 0
+        })
+        .await;
+    assert_eq!(s.go_status, DevProcessStatus::Error);
+    assert!(s.last_error.contains("undefined: nope"), "{s:?}");
+    // Never an error status without a reason on the way.
+    for ev in &rec.seen {
+        if let DevServerEvent::Status(s) = ev {
+            let in_error =
+                s.go_status == DevProcessStatus::Error || s.vite_status == DevProcessStatus::Error;
+            assert!(!in_error || !s.last_error.is_empty(), "{s:?}");
+        }
+    }
+    handle.shutdown().await;
+}

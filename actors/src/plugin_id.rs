@@ -1,23 +1,25 @@
 //! Validation of plugin ids, which become directory names under `<state>/plugins/`.
 
-/// Why a plugin id was refused.
+/// Why a plugin id was refused. The rule: ASCII letters, digits, `.`, `_` and `-`, at most
+/// 255 bytes, not starting with `.` or `-`, no `..` (ids become directory names under
+/// `<state>/plugins/` and arguments of commands).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidPluginId {
     #[error("plugin id is empty")]
     Empty,
-    #[error("plugin id `{0}` contains a path separator; use a plain name like `my-plugin`")]
-    Separator(String),
+    #[error("plugin id {id:?} contains {found:?}; use only letters, digits, `.`, `_` and `-` (for example `my-plugin`)")]
+    Character { id: String, found: char },
     #[error("plugin id `{0}` contains `..`; use a plain name like `my-plugin`")]
     DotDot(String),
     #[error("plugin id `{0}` starts with `.`; hidden names are not allowed")]
     LeadingDot(String),
-    #[error("plugin id {0:?} contains a control character")]
-    Control(String),
+    #[error("plugin id `{0}` starts with `-`, which reads as an option; start it with a letter or digit")]
+    LeadingDash(String),
     #[error("plugin id `{0}` is longer than 255 bytes")]
     TooLong(String),
 }
 
-/// Checks that `id` is safe to join into a path as a single directory name.
+/// Checks that `id` follows the rule of [`InvalidPluginId`].
 pub fn validate_plugin_id(id: &str) -> Result<(), InvalidPluginId> {
     if id.is_empty() {
         return Err(InvalidPluginId::Empty);
@@ -25,17 +27,23 @@ pub fn validate_plugin_id(id: &str) -> Result<(), InvalidPluginId> {
     if id.len() > 255 {
         return Err(InvalidPluginId::TooLong(id.to_string()));
     }
-    if id.chars().any(char::is_control) {
-        return Err(InvalidPluginId::Control(id.to_string()));
-    }
-    if id.contains('/') || id.contains('\\') {
-        return Err(InvalidPluginId::Separator(id.to_string()));
+    if let Some(found) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(InvalidPluginId::Character {
+            id: id.to_string(),
+            found,
+        });
     }
     if id.contains("..") {
         return Err(InvalidPluginId::DotDot(id.to_string()));
     }
     if id.starts_with('.') {
         return Err(InvalidPluginId::LeadingDot(id.to_string()));
+    }
+    if id.starts_with('-') {
+        return Err(InvalidPluginId::LeadingDash(id.to_string()));
     }
     Ok(())
 }
@@ -56,11 +64,11 @@ mod tests {
         assert_eq!(validate_plugin_id(""), Err(InvalidPluginId::Empty));
         assert!(matches!(
             validate_plugin_id("a/b"),
-            Err(InvalidPluginId::Separator(_))
+            Err(InvalidPluginId::Character { found: '/', .. })
         ));
         assert!(matches!(
             validate_plugin_id("a\\b"),
-            Err(InvalidPluginId::Separator(_))
+            Err(InvalidPluginId::Character { found: '\\', .. })
         ));
         assert!(matches!(
             validate_plugin_id(".."),
@@ -76,7 +84,19 @@ mod tests {
         ));
         assert!(matches!(
             validate_plugin_id("a\nb"),
-            Err(InvalidPluginId::Control(_))
+            Err(InvalidPluginId::Character { found: '\n', .. })
+        ));
+        for id in ["a b", " ", "   ", "é", "a;b", "$(x)"] {
+            let err = validate_plugin_id(id).unwrap_err();
+            assert!(matches!(err, InvalidPluginId::Character { .. }), "{id:?}");
+            assert!(
+                err.to_string().contains("use only letters, digits"),
+                "{err}"
+            );
+        }
+        assert!(matches!(
+            validate_plugin_id("-rf"),
+            Err(InvalidPluginId::LeadingDash(_))
         ));
         assert!(matches!(
             validate_plugin_id(&"x".repeat(256)),

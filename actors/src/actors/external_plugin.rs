@@ -5,7 +5,7 @@
 //! never calls its Shutdown: an external plugin outlives the engine.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tonic::transport::Channel;
@@ -35,6 +35,9 @@ pub struct ExternalGone {
     pub generation: u64,
 }
 
+/// How long an attached plugin may stay silent before its state says so.
+const NEVER_ANSWERED_AFTER: Duration = Duration::from_secs(3);
+
 /// See the module doc.
 pub struct ExternalPluginActor {
     plugin_id: String,
@@ -49,6 +52,9 @@ pub struct ExternalPluginActor {
     channel: Option<Channel>,
     last: (bool, bool),
     retry: Duration,
+    attached_at: Instant,
+    /// The "never answered" error was reported (once per attach).
+    unanswered_reported: bool,
 }
 
 impl ExternalPluginActor {
@@ -76,6 +82,8 @@ impl ExternalPluginActor {
             channel: None,
             last: (false, false),
             retry: Duration::from_millis(50),
+            attached_at: Instant::now(),
+            unanswered_reported: false,
         }
     }
 
@@ -130,6 +138,19 @@ impl ExternalPluginActor {
                         false,
                         vite_ready,
                         Some(format!("the plugin does not answer: {e}")),
+                    );
+                } else if !act.unanswered_reported
+                    && act.attached_at.elapsed() >= NEVER_ANSWERED_AFTER
+                {
+                    // Never connected: after a while, say why instead of an empty error.
+                    act.unanswered_reported = true;
+                    let addr = &act.info.addr;
+                    act.report(
+                        false,
+                        vite_ready,
+                        Some(format!(
+                            "the plugin's .devinfo names {addr}, which has not answered since the attach ({e}); still trying"
+                        )),
                     );
                 } else {
                     act.report(false, vite_ready, None);

@@ -103,6 +103,9 @@ pub struct PluginActor {
     pending_reload: Option<PendingReload>,
     next_generation: u64,
     error_side: Option<ChildKind>,
+    /// Each child's standing error: when the one shown in `lastError` clears, another child's
+    /// error that still stands takes its place, so an `error` status never shows no reason.
+    standing_errors: Vec<(ChildKind, String)>,
     stopping: bool,
 }
 
@@ -134,6 +137,7 @@ impl PluginActor {
             pending_reload: None,
             next_generation: 0,
             error_side: None,
+            standing_errors: Vec::new(),
             stopping: false,
         }
     }
@@ -185,14 +189,25 @@ impl PluginActor {
     fn apply_error(&mut self, side: ChildKind, status: DevProcessStatus, error: Option<String>) {
         match error {
             Some(e) => {
+                self.standing_errors.retain(|(k, _)| *k != side);
+                self.standing_errors.push((side, e.clone()));
                 self.state.last_error = e;
                 self.error_side = Some(side);
             }
-            None if self.error_side == Some(side)
-                && matches!(status, DevProcessStatus::Ready | DevProcessStatus::Starting) =>
-            {
-                self.state.last_error.clear();
-                self.error_side = None;
+            None if matches!(status, DevProcessStatus::Ready | DevProcessStatus::Starting) => {
+                self.standing_errors.retain(|(k, _)| *k != side);
+                if self.error_side == Some(side) {
+                    match self.standing_errors.last() {
+                        Some((k, e)) => {
+                            self.state.last_error = e.clone();
+                            self.error_side = Some(*k);
+                        }
+                        None => {
+                            self.state.last_error.clear();
+                            self.error_side = None;
+                        }
+                    }
+                }
             }
             None => {}
         }
