@@ -435,3 +435,68 @@ async fn an_error_status_always_carries_its_reason() {
     }
     handle.shutdown().await;
 }
+
+/// Point 8: 200 000 build errors were reported as "build failed with 5000 errors".
+#[tokio::test(flavor = "multi_thread")]
+async fn a_build_with_more_errors_than_kept_says_the_count_was_cut() {
+    let tools = FakeTools::new();
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "many", false, true);
+    std::fs::write(dir.join("pkg/main.go"), "package main // MANY\n").unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (handle, mut rec) = example_engine(state.path(), |b| b.go(tools.go()));
+    handle
+        .start_dev_server_for_path("many", &dir)
+        .await
+        .unwrap();
+    let s = rec.wait_build("many", "the failing build").await;
+    assert_eq!(s.go_status, DevProcessStatus::Error);
+    assert!(
+        s.last_error
+            .starts_with("build failed with at least 5000 errors"),
+        "{}",
+        s.last_error
+    );
+    rec.drain(Duration::from_millis(300)).await;
+    assert!(
+        rec.log_text()
+            .contains("1000 more lines than the 5000 kept"),
+        "{}",
+        rec.log_text()
+    );
+    handle.shutdown().await;
+}
+
+/// Point 8: `--go` naming a file without execute permission passed the start-up check and
+/// failed at build time; ids like `a b` and `-rf` were accepted.
+#[tokio::test]
+async fn a_tool_that_cannot_run_and_odd_plugin_ids_are_refused_at_start() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "ok", false, true);
+    let not_exec = root.path().join("go");
+    std::fs::write(&not_exec, "#!/bin/sh\n").unwrap();
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        ovdev()
+            .args(["dev", "--no-external", "--go"])
+            .arg(&not_exec)
+            .arg(&dir)
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("is not an executable file"), "{err}");
+
+    for id in ["a b", "-rf", "   "] {
+        std::fs::write(dir.join("plugin.yaml"), format!("id: {id:?}\n")).unwrap();
+        let (code, err) = refused(&dir).await;
+        assert_eq!(code, Some(2), "{id:?}: {err}");
+        assert!(
+            err.contains("use only letters, digits") || err.contains("starts with `-`"),
+            "{id:?}: {err}"
+        );
+    }
+}

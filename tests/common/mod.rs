@@ -379,12 +379,13 @@ exec sleep 300
 "##,
         );
         // go: `build -o build/bin/plugin ./pkg`: fails when pkg/main.go contains BROKEN, sleeps
-        // when it contains SLOW, hangs when it contains HANG, else "builds" a binary equal to the sources.
+        // when it contains SLOW, hangs when it contains HANG, prints 6000 errors when it contains MANY, else "builds" a binary equal to the sources.
         write_script(
             &dir.path().join("fake-go"),
             r##"if grep -q BROKEN pkg/main.go; then echo "# plugin/pkg" >&2; echo "./pkg/main.go:3:7: undefined: nope" >&2; exit 1; fi
 if grep -q SLOW pkg/main.go; then sleep 1; fi
 if grep -q HANG pkg/main.go; then exec sleep 1000; fi
+if grep -q MANY pkg/main.go; then i=1; while [ $i -le 6000 ]; do echo "./pkg/main.go:$i:1: error number $i" >&2; i=$((i+1)); done; exit 1; fi
 mkdir -p build/bin && cat pkg/*.go > build/bin/plugin && chmod +x build/bin/plugin
 "##,
         );
