@@ -4,7 +4,8 @@
 //! - a UI `dev` command writing N lines of 100 bytes (one `write(2)` each) through
 //!   `ovdev dev --json` and through the human printer, next to the same child piped into `cat`:
 //!   lines per second, and ovdev's peak RSS (fast reader; and a reader that stalls, then reads);
-//! - ovdev's CPU and wakeups per second with 100 UI-only plugins that do nothing.
+//! - ovdev's CPU and wakeups per second with 100 UI-only plugins that do nothing (each dev
+//!   server answers HTTP, so the probes of ready dev servers count).
 //!
 //! The flood's child is this bench binary itself (`OVDEV_FLOOD_LINES` set): its cost is the
 //! same on every side of the comparison.
@@ -39,6 +40,20 @@ fn flood_child(lines: usize) -> ! {
     loop {
         std::thread::sleep(Duration::from_secs(3600));
     }
+}
+
+/// A stand-in dev server: answers every HTTP request on `port` with 200, forever.
+fn serve_child(port: u16) -> ! {
+    let listener = match std::net::TcpListener::bind(("127.0.0.1", port)) {
+        Ok(l) => l,
+        Err(_) => std::process::exit(1),
+    };
+    for mut conn in listener.incoming().flatten() {
+        let mut buf = [0u8; 1024];
+        let _ = conn.read(&mut buf);
+        let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+    }
+    std::process::exit(0)
 }
 
 fn ovdev() -> &'static str {
@@ -214,11 +229,18 @@ fn cpu_and_switches(pid: u32) -> (u64, u64) {
 /// core and wakeups per second over `window`.
 fn idle(plugins: usize, window: Duration) -> (f64, f64) {
     let root = tempfile::tempdir().unwrap();
-    let body = r#"port=""
+    // Each "dev server" answers HTTP on its port like Vite, so the engine's probes of ready
+    // dev servers are part of what is measured.
+    let me = std::env::current_exe().unwrap();
+    let body = format!(
+        r#"port=""
 while [ $# -gt 0 ]; do [ "$1" = "--port" ] && port="$2"; shift; done
 printf '  ➜  Local:   http://127.0.0.1:%s/\n' "$port"
-exec sleep 3600
-"#;
+OVDEV_BENCH_SERVE="$port" exec '{}'
+"#,
+        me.display()
+    );
+    let body = body.as_str();
     let mut dirs = vec![];
     let mut pm = PathBuf::new();
     for i in 0..plugins {
@@ -406,7 +428,21 @@ fn main() {
     {
         flood_child(n);
     }
+    if let Some(port) = std::env::var("OVDEV_BENCH_SERVE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        serve_child(port);
+    }
     if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    // `OVDEV_BENCH_ONLY=idle`: only the engine at rest (quick check after a change to timers).
+    if std::env::var("OVDEV_BENCH_ONLY").is_ok_and(|v| v == "idle") {
+        let (cpu, wakeups) = idle(100, Duration::from_secs(10));
+        println!(
+            "idle, 100 UI-only plugins ready, 10 s: {cpu:.2} % of a core, {wakeups:.0} wakeups/s"
+        );
         return;
     }
     const LINES: usize = 1_000_000;

@@ -115,6 +115,12 @@ impl DevServerBuilder {
         self.tweak(move |c| c.vite_ready_timeout = d)
     }
 
+    /// How often a ready Vite is probed with an HTTP request (default 10 s; `None`: never).
+    /// Two probes in a row without an answer and it is stopped and restarted by its policy.
+    pub fn vite_probe_interval(self, d: Option<Duration>) -> Self {
+        self.tweak(move |c| c.vite_probe_interval = d)
+    }
+
     /// How many plugin UIs may install or start at once (default: twice the cores); the
     /// others wait their turn, so the first ones are ready early.
     pub fn concurrent_ui_starts(self, n: usize) -> Self {

@@ -155,3 +155,53 @@ async fn a_port_taken_between_check_and_bind_moves_vite_to_another_port() {
     drop(squatter);
     assert_no_processes_in(&dir, Duration::from_secs(10)).await;
 }
+
+/// A real Vite stopped with SIGSTOP kept its listening socket and stayed `ready`. Its port
+/// is probed while ready: it is found hung, stopped, and restarted by its policy.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vite_that_stops_answering_is_found_and_restarted() {
+    let (_tmp, dir) = ui_only_copy(true);
+    let state = tempfile::tempdir().unwrap();
+    let (handle, mut rec) = engine(state.path(), (21180, 21190), |b| {
+        b.vite_probe_interval(Some(Duration::from_millis(500)))
+    });
+    let id = "hello-plugin";
+    handle.start_dev_server_for_path(id, &dir).await.unwrap();
+    let s = rec
+        .wait_status(id, "vite ready", |s| {
+            s.vite_status == DevProcessStatus::Ready
+        })
+        .await;
+    let groups = process_groups_in(&dir);
+    assert!(!groups.is_empty());
+    for pgid in &groups {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(*pgid),
+            nix::sys::signal::Signal::SIGSTOP,
+        );
+    }
+    let hung = rec
+        .wait_status(id, "the hung Vite noticed", |s| {
+            s.vite_status == DevProcessStatus::Error
+        })
+        .await;
+    assert!(
+        hung.last_error
+            .contains(&format!("Vite stopped answering on port {}", s.vite_port)),
+        "{}",
+        hung.last_error
+    );
+    let again = rec
+        .wait_status(id, "Vite ready again", |s| {
+            s.vite_status == DevProcessStatus::Ready
+        })
+        .await;
+    assert_eq!(again.restarts, 1);
+    assert!(
+        process_groups_in(&dir).is_disjoint(&groups),
+        "the stopped processes are gone"
+    );
+    let body = http_get(again.vite_port, "/src/entry.ts").await;
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    handle.shutdown().await;
+}

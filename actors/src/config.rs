@@ -34,6 +34,9 @@ pub struct EngineConfig {
     pub vite_ready_timeout: Duration,
     /// How often a taken port (Vite's strictPort failure) is retried with another port.
     pub vite_port_retries: u32,
+    /// How often a ready Vite's port is probed; `None`: never. Two probes in a row without
+    /// an answer (2 s each) and Vite is treated as hung: stopped and restarted by policy.
+    pub vite_probe_interval: Option<Duration>,
     /// How many UIs may install or start at once (until ready, failed or timed out); the
     /// others wait their turn, so that with many plugins the first are ready early instead of
     /// all of them sharing the CPU until the end.
@@ -101,6 +104,7 @@ impl EngineConfig {
             debounce_max_wait: crate::debounce::DEFAULT_MAX_WAIT,
             vite_ready_timeout: Duration::from_secs(30),
             vite_port_retries: 3,
+            vite_probe_interval: Some(Duration::from_secs(10)),
             concurrent_ui_starts: default_concurrent_ui_starts(),
             stop_grace: crate::process::DEFAULT_STOP_GRACE,
             log_capacity: crate::log_ring::DEFAULT_LOG_CAPACITY,

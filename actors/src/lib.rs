@@ -52,5 +52,6 @@ pub mod registry;
 pub mod restart;
 pub mod types;
 pub mod untrusted_file;
+pub mod vite_probe;
 pub mod vite_ready;
 pub mod yaml_limits;

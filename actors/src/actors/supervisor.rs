@@ -146,6 +146,7 @@ impl DevServerSupervisor {
             program,
             path_prefix,
             ready_timeout: cfg.vite_ready_timeout,
+            probe_interval: cfg.vite_probe_interval,
             port_retries: cfg.vite_port_retries,
             stop_grace: cfg.stop_grace,
             registry: self.registry.clone(),

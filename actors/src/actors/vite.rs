@@ -20,7 +20,13 @@ use crate::process::{describe_exit, ProcessSpec, StopOutcome};
 use crate::registry::ProcessRegistry;
 use crate::restart::ExitKind;
 use crate::types::{DevProcessStatus, DevServerState, LogLevel};
+use crate::vite_probe::{probe, Liveness, ProbeResult};
 use crate::vite_ready::{is_port_in_use_line, is_ready_line};
+
+/// Probes in a row without an answer after which a ready Vite counts as hung.
+const PROBE_FAILURES: u32 = 2;
+/// How long a probe waits for Vite's answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What the Vite actor tells its parent: the new status, the port, and an error if any.
 #[derive(Message, Debug, Clone, PartialEq)]
@@ -63,6 +69,8 @@ pub struct ViteSettings {
     /// Directories put first on the child's `PATH` (node's and the package manager's).
     pub path_prefix: Vec<PathBuf>,
     pub ready_timeout: Duration,
+    /// How often a ready Vite is probed (`None`: never).
+    pub probe_interval: Option<Duration>,
     pub port_retries: u32,
     pub stop_grace: Duration,
     /// Where spawned process groups are recorded.
@@ -119,6 +127,8 @@ pub struct ViteActor {
     locked_install: bool,
     retries_left: u32,
     ready_timer: Option<SpawnHandle>,
+    /// Probes while ready; a hung Vite is ended like a crashed one.
+    liveness: Liveness,
     /// This Vite's turn to install and start, while it has one.
     start_slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
@@ -151,6 +161,7 @@ impl ViteActor {
             locked_install: false,
             retries_left,
             ready_timer: None,
+            liveness: Liveness::new(PROBE_FAILURES),
             start_slot: None,
         }
     }
@@ -161,6 +172,37 @@ impl ViteActor {
             status,
             port: self.port,
             error,
+        });
+    }
+
+    /// Probes the port every `probe_interval` while this run is ready; the interval dies
+    /// with the actor (each run is its own actor).
+    fn start_probing(&mut self, ctx: &mut Context<Self>) {
+        let Some(interval) = self.settings.probe_interval else {
+            return;
+        };
+        self.liveness = Liveness::new(PROBE_FAILURES);
+        ctx.run_interval(interval, |act, ctx| {
+            let Phase::Ready { pgid } = act.phase else {
+                return;
+            };
+            let port = act.port;
+            probe(port, PROBE_TIMEOUT)
+                .into_actor(act)
+                .map(move |result, act, ctx| {
+                    if act.phase != (Phase::Ready { pgid }) || !act.liveness.record(&result) {
+                        return;
+                    }
+                    let why = match result {
+                        ProbeResult::NoAnswer(why) => why,
+                        _ => "it refuses connections".into(),
+                    };
+                    let msg = format!(
+                        "Vite stopped answering on port {port} ({PROBE_FAILURES} probes in a row; last: {why}); stopping it"
+                    );
+                    act.end(ExitKind::Abnormal, msg, Some(pgid), ctx);
+                })
+                .spawn(ctx);
         });
     }
 
@@ -394,6 +436,7 @@ impl Handler<ChildLines> for ViteActor {
                 }
                 self.start_slot = None;
                 self.set_phase(Phase::Ready { pgid });
+                self.start_probing(ctx);
                 let url = DevServerState::vite_url_for(self.port);
                 batch.push((LogLevel::Info, format!("Vite is ready: {url}/")));
                 // The lines up to the ready line go before the status that follows them.
