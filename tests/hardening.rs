@@ -94,12 +94,16 @@ async fn a_fifo_named_devinfo_does_not_freeze_the_engine() {
     assert!(started.elapsed() < Duration::from_secs(15));
 }
 
-/// Point 1, at start-up: a FIFO among the run files hung the leftover sweep.
+/// Point 1, at start-up: a FIFO among the run files hung the leftover sweep (and a
+/// directory, a socket and a link to a device there are skipped too).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fifo_among_the_run_files_does_not_hang_start_up() {
     let root = tempfile::tempdir().unwrap();
     let state = root.path().join("state");
     mkfifo(&state.join("run/ovdev-999999.json"));
+    std::fs::create_dir_all(state.join("run/ovdev-999998.json")).unwrap();
+    let _socket = std::os::unix::net::UnixListener::bind(state.join("run/ovdev-999997.json"));
+    std::os::unix::fs::symlink("/dev/zero", state.join("run/ovdev-999996.json")).unwrap();
     let (mut child, mut lines) = run_ticker(root.path(), &state);
     let mut seen = vec![];
     next_tick(&mut lines, &mut seen, 0).await;

@@ -8,7 +8,7 @@
 //!   engine dies, even by SIGKILL, the pipe closes and the watchdog kills every group still
 //!   listed. `PR_SET_PDEATHSIG` alone would reach only the direct children.
 
-use crate::untrusted_file::read_untrusted;
+use crate::untrusted_file::{create_fresh, read_untrusted};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Stdio};
@@ -272,7 +272,7 @@ fn write_run_file(inner: &Inner) {
         .map_err(std::io::Error::other)
         .and_then(|bytes| {
             let tmp = file.with_extension("json.tmp");
-            std::fs::write(&tmp, bytes)?;
+            create_fresh(&tmp)?.write_all(&bytes)?;
             std::fs::rename(&tmp, file)
         });
     if let Err(e) = result {

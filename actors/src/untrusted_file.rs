@@ -122,6 +122,24 @@ pub fn read_untrusted_text(path: &Path, max: u64) -> Result<String, UntrustedFil
     })
 }
 
+/// Creates `path` afresh for writing (mode 0600), whatever was there: a file, a link, a FIFO
+/// someone put at a predictable temporary name. It is removed first and the new file is
+/// created exclusively without following links, so the write can neither block on a FIFO
+/// nor land elsewhere through a link.
+pub fn create_fresh(path: &Path) -> io::Result<File> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +212,23 @@ mod tests {
         let link = dir.path().join("dangling");
         std::os::unix::fs::symlink(dir.path().join("none"), &link).unwrap();
         assert!(read_untrusted(&link, 10).unwrap_err().is_missing());
+    }
+
+    #[test]
+    fn a_fresh_file_replaces_a_fifo_or_link_without_blocking() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("run.json.tmp");
+        mkfifo(&fifo);
+        let mut f = create_fresh(&fifo).unwrap();
+        f.write_all(b"{}").unwrap();
+        assert_eq!(read_untrusted(&fifo, 10).unwrap(), b"{}");
+        let target = dir.path().join("target");
+        std::fs::write(&target, "keep").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        create_fresh(&link).unwrap().write_all(b"new").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+        assert_eq!(std::fs::read(&link).unwrap(), b"new");
     }
 }
