@@ -7,7 +7,7 @@
 pub enum InvalidPluginId {
     #[error("plugin id is empty")]
     Empty,
-    #[error("plugin id {id:?} contains {found:?}; use only letters, digits, `.`, `_` and `-` (for example `my-plugin`)")]
+    #[error("plugin id `{}` contains {found:?}; use only letters, digits, `.`, `_` and `-` (for example `my-plugin`)", id.escape_debug())]
     Character { id: String, found: char },
     #[error("plugin id `{0}` contains `..`; use a plain name like `my-plugin`")]
     DotDot(String),
