@@ -32,7 +32,10 @@ pub fn install_binary(src: &Path, dst: &Path) -> io::Result<InstallOutcome> {
     let result = (|| {
         fs::copy(src, &tmp)?;
         fs::set_permissions(&tmp, fs::metadata(src)?.permissions())?;
-        fs::File::open(&tmp)?.sync_all()?;
+        // No fsync: the rename is what makes the swap atomic for whoever runs the binary
+        // (they see the old file or the new one, never a partial one). Durability across a
+        // power loss buys nothing here: the binary is rebuilt from source on the next start,
+        // and ext4 flushes a file renamed over an existing one anyway.
         fs::rename(&tmp, dst)
     })();
     if result.is_err() {

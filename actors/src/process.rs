@@ -277,6 +277,8 @@ async fn stop_groups(
 
 async fn wait_groups_gone(groups: &[i32], mut child: Option<&mut Child>, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
+    // A graceful exit usually takes a few milliseconds: look again soon, then less often.
+    let mut pause = Duration::from_millis(1);
     loop {
         if let Some(c) = child.as_deref_mut() {
             let _ = c.try_wait();
@@ -287,7 +289,8 @@ async fn wait_groups_gone(groups: &[i32], mut child: Option<&mut Child>, limit: 
         if Instant::now() >= deadline {
             return false;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(20));
     }
 }
 

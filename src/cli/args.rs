@@ -72,7 +72,7 @@ pub struct DevArgs {
     pub node: Option<PathBuf>,
 
     /// Quiet period after the last Go change before rebuilding, in milliseconds.
-    #[arg(long, default_value_t = 500, value_name = "MS")]
+    #[arg(long, default_value_t = 30, value_name = "MS")]
     pub debounce_ms: u64,
 
     /// Seconds Vite may take to become ready.
