@@ -518,10 +518,22 @@ impl Handler<StopPluginProcess> for PluginProcessActor {
             async move {
                 match phase {
                     Phase::Running { pgid, channel, .. } => {
-                        if let Err(e) = grpc::shutdown(channel).await {
-                            logs.warn(format!("the plugin's Shutdown call failed ({e}); it gets {SHUTDOWN_WAIT:?} before SIGKILL"));
-                        }
-                        if registry.wait_then_kill(pgid, SHUTDOWN_WAIT).await != crate::process::StopOutcome::Terminated {
+                        // go-plugin's Shutdown stops the server before it answers, so the
+                        // answer (an error, or nothing for a while) comes after the exit:
+                        // watch for the exit from the moment the call is sent.
+                        let call = grpc::shutdown(channel);
+                        let gone = registry.wait_then_kill(pgid, SHUTDOWN_WAIT);
+                        tokio::pin!(call, gone);
+                        let outcome = tokio::select! {
+                            outcome = &mut gone => outcome,
+                            answer = &mut call => {
+                                if let Err(e) = answer {
+                                    logs.warn(format!("the plugin's Shutdown call failed ({e}); it gets {SHUTDOWN_WAIT:?} before SIGKILL"));
+                                }
+                                gone.await
+                            }
+                        };
+                        if outcome != crate::process::StopOutcome::Terminated {
                             logs.warn("the plugin did not exit after Shutdown; killed it");
                         }
                     }
