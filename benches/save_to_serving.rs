@@ -194,9 +194,8 @@ fn watchexec(dir: &Path) -> Option<Vec<Duration>> {
     }
     let marker = dir.join("started");
     let mut child = std::process::Command::new("watchexec")
-        .args(["--postpone", "-q", "-w", "pkg", "-e", "go", "--"])
-        .arg("sh")
-        .arg("-c")
+        .args(["--postpone", "-w", "pkg", "-e", "go", "--"])
+        // One string: watchexec runs it through its shell.
         .arg(format!("date +%s%N > '{}'", marker.display()))
         .current_dir(dir)
         .stdout(std::process::Stdio::null())

@@ -2,7 +2,8 @@
 //! launch and SERVING, a real gRPC call, edit and reload, a build error that leaves the
 //! running plugin alone, a SIGKILLed plugin restarted under its policy, and a graceful stop.
 //! Plus plugins that misbehave: a wrong cookie, garbage instead of a handshake, no handshake
-//! at all, and an immediate exit.
+//! at all, and an immediate exit. And a full state directory: the install fails, the previous
+//! binary is launched again.
 
 mod common;
 
@@ -392,5 +393,82 @@ async fn a_tcp_plugin_with_a_stdio_stream_is_hosted_too() {
     h.stop_dev_server("rusty").await.unwrap();
     rec.seen_or_wait("graceful exit", line("plugin exited with code 0"))
         .await;
+    h.shutdown().await;
+}
+
+/// Unmounts a tmpfs when the test ends, however it ends.
+struct SmallDisk(std::path::PathBuf);
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// The old process stops while the new binary is copied into place. When the copy fails
+/// (a state directory that is full: room for one binary, not two), the previous binary is
+/// still in place and is launched again, and the build reports why.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_install_relaunches_the_previous_binary_and_says_why() {
+    let (_tmp, dir) = example_copy(false);
+    std::fs::remove_dir_all(dir.join("ui")).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let binary = build_example_binary(&state.path().join("probe"));
+    let size_mib = std::fs::metadata(&binary).unwrap().len() / (1024 * 1024) + 1;
+    std::fs::remove_file(&binary).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            &format!("size={}m", size_mib + 4),
+            "tmpfs",
+        ])
+        .arg(state.path())
+        .status()
+        .unwrap();
+    assert!(
+        mounted.success(),
+        "this test mounts a small tmpfs (needs root)"
+    );
+    let _disk = SmallDisk(state.path().to_path_buf());
+    let (h, mut rec) = host_engine(state.path(), |b| b);
+    let id = "hello-plugin";
+    h.start_dev_server_for_path(id, &dir).await.unwrap();
+    rec.wait_status(id, "built and serving", |s| {
+        s.go_status == DevProcessStatus::Ready && s.grpc_connected
+    })
+    .await;
+    let first_pid = plugin_pid(state.path(), id);
+
+    greeting(
+        &dir,
+        "package greeting\n\nfunc Message() string {\n\treturn \"no room for me\"\n}\n",
+    );
+    let s = rec
+        .wait_status(id, "the failed install", |s| {
+            s.go_status == DevProcessStatus::Error
+        })
+        .await;
+    assert!(
+        s.last_error.contains("cannot install the binary"),
+        "{}",
+        s.last_error
+    );
+    // The relaunch reports serving before the build reports its error: look at the state.
+    rec.drain(Duration::from_millis(500)).await;
+    let s = h.get_dev_server_state(id).await.unwrap();
+    assert!(s.grpc_connected, "{s:?}");
+    assert_eq!(s.go_status, DevProcessStatus::Error);
+    assert_ne!(plugin_pid(state.path(), id), first_pid);
+    assert_eq!(
+        ping(state.path(), id).await.unwrap(),
+        "hello from hello-plugin",
+        "the previous binary answers"
+    );
+    assert!(rec.log_text().contains("launching the previous binary"));
     h.shutdown().await;
 }

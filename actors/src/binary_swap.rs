@@ -44,6 +44,12 @@ pub fn install_binary(src: &Path, dst: &Path) -> io::Result<InstallOutcome> {
     result.map(|()| InstallOutcome::Installed)
 }
 
+/// True when `dst` already holds exactly `src` (a changed Go binary differs in its first
+/// bytes, its build id, so this is cheap unless nothing changed).
+pub fn is_installed(src: &Path, dst: &Path) -> io::Result<bool> {
+    same_contents(src, dst)
+}
+
 fn same_contents(a: &Path, b: &Path) -> io::Result<bool> {
     let (ma, mb) = match (fs::metadata(a), fs::metadata(b)) {
         (Ok(ma), Ok(mb)) => (ma, mb),

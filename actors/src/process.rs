@@ -277,6 +277,12 @@ async fn stop_groups(
 
 async fn wait_groups_gone(groups: &[i32], mut child: Option<&mut Child>, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
+    // The first group's leader (its pid is the pgid) usually goes first and last: its exit is
+    // an event (a pidfd on Linux), so a graceful exit is seen at once; what else is left of
+    // the groups is polled after it.
+    if let Some(&leader) = groups.first() {
+        let _ = tokio::time::timeout(limit, crate::pid_check::wait_exit(leader)).await;
+    }
     // A graceful exit usually takes a few milliseconds: look again soon, then less often.
     let mut pause = Duration::from_millis(1);
     loop {

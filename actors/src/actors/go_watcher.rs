@@ -13,7 +13,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use super::child_guard::{ChildGone, ChildKind, ExitNotice};
 use super::child_output::{forward_child, level_for_line, ChildExited, ChildLines, OutputTail};
 use super::log_buffer::LogSink;
-use crate::binary_swap::{install_binary, InstallOutcome};
+use crate::binary_swap::{install_binary, is_installed, InstallOutcome};
 use crate::build_errors::parse_build_errors;
 use crate::debounce::Debounce;
 use crate::dir_watch::DirWatches;
@@ -32,10 +32,13 @@ pub enum Reloader {
 
 /// Asks the plugin actor to (re)launch the plugin process: always when the binary changed,
 /// and when it did not, only if no process runs yet. Answers once the new process serves.
-#[derive(Message, Debug, Clone, Copy)]
+#[derive(Message, Debug)]
 #[rtype(result = "Result<(), String>")]
 pub struct ReloadProcess {
     pub binary_changed: bool,
+    /// When the new binary is still being installed: the launch waits for this (an error
+    /// means the old binary stayed in place, and is launched again).
+    pub installed: Option<tokio::sync::oneshot::Receiver<Result<(), String>>>,
 }
 use crate::process::{describe_exit, ProcessSpec};
 use crate::registry::ProcessRegistry;
@@ -398,39 +401,54 @@ impl GoWatcherActor {
         let id = self.settings.plugin_id.clone();
         let logs = self.build_logs.clone();
         let work = async move {
-            let dst_for_log = dst.clone();
-            let installed = tokio::task::spawn_blocking(move || install_binary(&src, &dst))
-                .await
-                .map_err(|e| format!("installing the binary panicked: {e}"))?
-                .map_err(|e| {
-                    format!(
-                        "cannot install the binary at {}: {e}",
-                        dst_for_log.display()
-                    )
-                })?;
-            let changed = installed == InstallOutcome::Installed;
-            if changed {
-                logs.info(format!("installed {}", dst_for_log.display()));
-            }
+            let install = {
+                let (src, dst) = (src.clone(), dst.clone());
+                move || install_off_thread(src, dst)
+            };
             match reloader {
                 Reloader::BuiltIn(plugin) => {
-                    if !changed {
-                        logs.info("the new binary is identical to the installed one; the running plugin stays");
-                    }
-                    plugin
-                        .send(ReloadProcess {
-                            binary_changed: changed,
-                        })
+                    let (s, d) = (src.clone(), dst.clone());
+                    let unchanged = tokio::task::spawn_blocking(move || is_installed(&s, &d))
                         .await
-                        .map_err(|_| "the plugin actor is gone".to_string())?
-                }
-                Reloader::Host(_) if !changed => {
-                    logs.info(
-                        "the new binary is identical to the installed one; skipping the reload",
-                    );
-                    Ok(())
+                        .map_err(|e| format!("comparing the binaries panicked: {e}"))?
+                        .unwrap_or(false);
+                    if unchanged {
+                        logs.info("the new binary is identical to the installed one; the running plugin stays");
+                        return plugin
+                            .send(ReloadProcess {
+                                binary_changed: false,
+                                installed: None,
+                            })
+                            .await
+                            .map_err(|_| "the plugin actor is gone".to_string())?;
+                    }
+                    // The old process stops while the new binary is copied into place; the
+                    // new one starts once both are done (with the old binary if the copy
+                    // failed: the last good binary is always in place).
+                    let (done, installed) = tokio::sync::oneshot::channel();
+                    let reload = plugin.send(ReloadProcess {
+                        binary_changed: true,
+                        installed: Some(installed),
+                    });
+                    let result = install().await;
+                    let _ = done.send(result.as_ref().map(|_| ()).map_err(Clone::clone));
+                    if result.is_ok() {
+                        logs.info(format!("installed {}", dst.display()));
+                    }
+                    let relaunched = reload
+                        .await
+                        .map_err(|_| "the plugin actor is gone".to_string())?;
+                    result?;
+                    relaunched
                 }
                 Reloader::Host(host) => {
+                    if install().await? == InstallOutcome::Unchanged {
+                        logs.info(
+                            "the new binary is identical to the installed one; skipping the reload",
+                        );
+                        return Ok(());
+                    }
+                    logs.info(format!("installed {}", dst.display()));
                     match tokio::time::timeout(RELOAD_TIMEOUT, host.reload_plugin(&id)).await {
                         Ok(Ok(())) => Ok(()),
                         Ok(Err(e)) => Err(format!("reloading the plugin failed: {e}")),
@@ -465,6 +483,15 @@ impl GoWatcherActor {
             })
             .spawn(ctx);
     }
+}
+
+/// [`install_binary`] on a blocking thread, with its errors worded for the log.
+async fn install_off_thread(src: PathBuf, dst: PathBuf) -> Result<InstallOutcome, String> {
+    let shown = dst.display().to_string();
+    tokio::task::spawn_blocking(move || install_binary(&src, &dst))
+        .await
+        .map_err(|e| format!("installing the binary panicked: {e}"))?
+        .map_err(|e| format!("cannot install the binary at {shown}: {e}"))
 }
 
 impl Actor for GoWatcherActor {
