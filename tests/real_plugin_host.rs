@@ -1,4 +1,4 @@
-//! The built-in go-plugin host against the real example plugin (Debian's go-plugin 1.0.1):
+//! The built-in go-plugin host against the real example plugin (a Go module on go-plugin v1.7.0):
 //! launch and SERVING, a real gRPC call, edit and reload, a build error that leaves the
 //! running plugin alone, a SIGKILLed plugin restarted under its policy, and a graceful stop.
 //! Plus plugins that misbehave: a wrong cookie, garbage instead of a handshake, no handshake
