@@ -156,21 +156,30 @@ async fn run(debounce: Option<Duration>, dir: &Path, plain: &Path) -> (Steps, Ve
                 .map(|(_, t)| *t)
                 .unwrap_or_else(|| panic!("save {n}: no `{name}` line"))
         };
-        let order = [
-            "build started",
-            "build done",
-            "installed",
-            "old process stopped",
+        // The old process stops while the binary is copied: both are timed from the build's
+        // end, and the relaunch from whichever finished last.
+        let built = at("build done");
+        steps.add(
+            "watcher + debounce → build started",
+            since(saved, at("build started")),
+        );
+        steps.add("build", since(at("build started"), built));
+        steps.add("  install (copy + rename)", since(built, at("installed")));
+        steps.add(
+            "  old process stopped (meanwhile)",
+            since(built, at("old process stopped")),
+        );
+        let both = at("installed").max(at("old process stopped"));
+        steps.add(
             "new process spawned",
+            since(both, at("new process spawned")),
+        );
+        steps.add(
             "handshake",
-            "serving",
-        ];
-        let mut prev = saved;
-        for name in order {
-            let t = at(name);
-            steps.add(name, since(prev, t));
-            prev = t;
-        }
+            since(at("new process spawned"), at("handshake")),
+        );
+        steps.add("SERVING", since(at("handshake"), at("serving")));
+        let prev = at("serving");
         steps.add("state published", since(prev, published));
         steps.add("save → serving", since(saved, published));
         let own_build = since(at("build started"), at("build done"));
