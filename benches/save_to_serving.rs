@@ -5,8 +5,9 @@
 //! (the default debounce, and none at all), 8 saves, each interleaved with a plain `go build`
 //! of the same change in a second copy. The steps come from the engine's own log lines (their
 //! timestamps) and the save's time on the same clock:
-//! save → build started (watcher + debounce), build, install, old process stopped, new
-//! process spawned, handshake, SERVING, and the `ready` state published.
+//! save → build started (watcher + debounce), build (straight into the state directory),
+//! install (a rename), old process stopped, new process spawned, handshake, SERVING, and the
+//! `ready` state published after it (once `build/bin/plugin` is refreshed).
 //! With `watchexec` on `PATH`, its save → command start is measured too, for the watcher part.
 
 mod common;
@@ -156,36 +157,34 @@ async fn run(debounce: Option<Duration>, dir: &Path, plain: &Path) -> (Steps, Ve
                 .map(|(_, t)| *t)
                 .unwrap_or_else(|| panic!("save {n}: no `{name}` line"))
         };
-        // The old process stops while the binary is copied: both are timed from the build's
-        // end, and the relaunch from whichever finished last.
-        let built = at("build done");
+        let order = [
+            ("watcher + debounce → build started", "build started"),
+            ("build", "build done"),
+            ("install (a rename)", "installed"),
+            (
+                "old process stopped (Shutdown → exit)",
+                "old process stopped",
+            ),
+            ("new process spawned", "new process spawned"),
+            ("handshake", "handshake"),
+            ("SERVING", "serving"),
+        ];
+        let mut prev = saved;
+        for (label, mark) in order {
+            let t = at(mark);
+            steps.add(label, since(prev, t));
+            prev = t;
+        }
+        let serving = at("serving");
         steps.add(
-            "watcher + debounce → build started",
-            since(saved, at("build started")),
+            "then `ready` published (build/bin/plugin refreshed)",
+            since(serving, published),
         );
-        steps.add("build", since(at("build started"), built));
-        steps.add("  install (copy + rename)", since(built, at("installed")));
-        steps.add(
-            "  old process stopped (meanwhile)",
-            since(built, at("old process stopped")),
-        );
-        let both = at("installed").max(at("old process stopped"));
-        steps.add(
-            "new process spawned",
-            since(both, at("new process spawned")),
-        );
-        steps.add(
-            "handshake",
-            since(at("new process spawned"), at("handshake")),
-        );
-        steps.add("SERVING", since(at("handshake"), at("serving")));
-        let prev = at("serving");
-        steps.add("state published", since(prev, published));
-        steps.add("save → serving", since(saved, published));
+        steps.add("save → new process serving", since(saved, serving));
         let own_build = since(at("build started"), at("build done"));
         steps.add(
             "ovdev's part (save → serving minus its build)",
-            since(saved, published).saturating_sub(own_build),
+            since(saved, serving).saturating_sub(own_build),
         );
     }
     handle.shutdown().await;
@@ -360,7 +359,7 @@ fn main() {
             println!("save → new plugin serving, {name}, {SAVES} saves (medians per step):");
             let mut total = vec![];
             for (step, samples) in steps.samples {
-                if step == "save → serving" {
+                if step == "save → new process serving" {
                     total = samples.clone();
                 }
                 report(&format!("  {step}"), samples);

@@ -44,10 +44,16 @@ pub fn install_binary(src: &Path, dst: &Path) -> io::Result<InstallOutcome> {
     result.map(|()| InstallOutcome::Installed)
 }
 
-/// True when `dst` already holds exactly `src` (a changed Go binary differs in its first
-/// bytes, its build id, so this is cheap unless nothing changed).
-pub fn is_installed(src: &Path, dst: &Path) -> io::Result<bool> {
-    same_contents(src, dst)
+/// Moves the binary a build just wrote next to `dst` (same directory) into place with one
+/// rename: nothing is copied on the way to serving. When `dst` already holds exactly that
+/// binary, the new file is removed and nothing changes.
+pub fn install_built(next: &Path, dst: &Path) -> io::Result<InstallOutcome> {
+    if same_contents(next, dst)? {
+        fs::remove_file(next)?;
+        return Ok(InstallOutcome::Unchanged);
+    }
+    fs::rename(next, dst)?;
+    Ok(InstallOutcome::Installed)
 }
 
 fn same_contents(a: &Path, b: &Path) -> io::Result<bool> {
@@ -129,5 +135,36 @@ mod tests {
         fs::write(&dst, b"old").unwrap();
         assert!(install_binary(&dir.path().join("nope"), &dst).is_err());
         assert_eq!(fs::read(&dst).unwrap(), b"old");
+    }
+
+    #[test]
+    fn a_built_binary_is_renamed_into_place_or_dropped_when_identical() {
+        let dir = tempfile::tempdir().unwrap();
+        let (next, dst) = (dir.path().join(".plugin.next"), dir.path().join("plugin"));
+        fs::write(&next, b"v1").unwrap();
+        assert_eq!(
+            install_built(&next, &dst).unwrap(),
+            InstallOutcome::Installed
+        );
+        assert_eq!(fs::read(&dst).unwrap(), b"v1");
+        assert!(!next.exists());
+        fs::write(&next, b"v1").unwrap();
+        assert_eq!(
+            install_built(&next, &dst).unwrap(),
+            InstallOutcome::Unchanged
+        );
+        assert!(!next.exists(), "an identical build leaves nothing behind");
+        fs::write(&next, b"v2").unwrap();
+        assert_eq!(
+            install_built(&next, &dst).unwrap(),
+            InstallOutcome::Installed
+        );
+        assert_eq!(fs::read(&dst).unwrap(), b"v2");
+        assert!(install_built(&dir.path().join("none"), &dst).is_err());
+        assert_eq!(
+            fs::read(&dst).unwrap(),
+            b"v2",
+            "a missing build keeps the binary"
+        );
     }
 }

@@ -173,7 +173,7 @@ impl Recorder {
     pub fn builds_started(&self) -> usize {
         self.log_lines()
             .iter()
-            .filter(|l| l.starts_with("$ ") && l.contains(" build -o build/bin/plugin ./pkg"))
+            .filter(|l| l.starts_with("$ ") && l.contains(" build -o ") && l.ends_with(" ./pkg"))
             .count()
     }
 }
@@ -378,7 +378,7 @@ printf '  \033[32m➜\033[39m  \033[1mLocal\033[22m:   \033[36mhttp://127.0.0.1:
 exec sleep 300
 "##,
         );
-        // go: `build -o build/bin/plugin ./pkg`: fails when pkg/main.go contains BROKEN, sleeps
+        // go: `build -o OUT ./pkg`: fails when pkg/main.go contains BROKEN, sleeps
         // when it contains SLOW, hangs when it contains HANG, prints 6000 errors when it contains MANY, else "builds" a binary equal to the sources.
         write_script(
             &dir.path().join("fake-go"),
@@ -386,7 +386,7 @@ exec sleep 300
 if grep -q SLOW pkg/main.go; then sleep 1; fi
 if grep -q HANG pkg/main.go; then exec sleep 1000; fi
 if grep -q MANY pkg/main.go; then i=1; while [ $i -le 6000 ]; do echo "./pkg/main.go:$i:1: error number $i" >&2; i=$((i+1)); done; exit 1; fi
-mkdir -p build/bin && cat pkg/*.go > build/bin/plugin && chmod +x build/bin/plugin
+out="$3"; mkdir -p "$(dirname "$out")" && cat pkg/*.go > "$out" && chmod +x "$out"
 "##,
         );
         Self { dir }

@@ -13,7 +13,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use super::child_guard::{ChildGone, ChildKind, ExitNotice};
 use super::child_output::{forward_child, level_for_line, ChildExited, ChildLines, OutputTail};
 use super::log_buffer::LogSink;
-use crate::binary_swap::{install_binary, is_installed, InstallOutcome};
+use crate::binary_swap::{install_binary, install_built, InstallOutcome};
 use crate::build_errors::parse_build_errors;
 use crate::debounce::Debounce;
 use crate::dir_watch::DirWatches;
@@ -32,13 +32,10 @@ pub enum Reloader {
 
 /// Asks the plugin actor to (re)launch the plugin process: always when the binary changed,
 /// and when it did not, only if no process runs yet. Answers once the new process serves.
-#[derive(Message, Debug)]
+#[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "Result<(), String>")]
 pub struct ReloadProcess {
     pub binary_changed: bool,
-    /// When the new binary is still being installed: the launch waits for this (an error
-    /// means the old binary stayed in place, and is launched again).
-    pub installed: Option<tokio::sync::oneshot::Receiver<Result<(), String>>>,
 }
 use crate::process::{describe_exit, ProcessSpec};
 use crate::registry::ProcessRegistry;
@@ -299,12 +296,23 @@ impl GoWatcherActor {
             self.rebuild_after = true;
             return;
         }
+        // The build writes the binary where it is installed (next to it, then one rename):
+        // nothing is copied between the compiler and the new process.
+        let next = self.next_binary();
+        if let Some(dir) = next.parent() {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                let msg = format!("cannot create {}: {e}", dir.display());
+                self.build_logs.error(msg.clone());
+                self.report(DevProcessStatus::Error, Some(msg));
+                return;
+            }
+        }
         let spec = ProcessSpec::new(
             &self.settings.go,
             vec![
                 "build".into(),
                 "-o".into(),
-                BUILD_OUTPUT.into(),
+                next.display().to_string(),
                 "./pkg".into(),
             ],
             &self.settings.dev_path,
@@ -394,70 +402,61 @@ impl GoWatcherActor {
         }
     }
 
+    /// Where `go build` writes: beside the installed binary, renamed over it when done.
+    fn next_binary(&self) -> PathBuf {
+        self.settings
+            .installed_binary
+            .with_file_name(".plugin.next")
+    }
+
     fn install_and_reload(&mut self, duration: Duration, ctx: &mut Context<Self>) {
-        let src = self.settings.dev_path.join(BUILD_OUTPUT);
+        let src = self.next_binary();
+        let build_copy = self.settings.dev_path.join(BUILD_OUTPUT);
         let dst = self.settings.installed_binary.clone();
         let reloader = self.reloader.clone();
         let id = self.settings.plugin_id.clone();
         let logs = self.build_logs.clone();
         let work = async move {
-            let install = {
-                let (src, dst) = (src.clone(), dst.clone());
-                move || install_off_thread(src, dst)
-            };
-            match reloader {
-                Reloader::BuiltIn(plugin) => {
-                    let (s, d) = (src.clone(), dst.clone());
-                    let unchanged = tokio::task::spawn_blocking(move || is_installed(&s, &d))
-                        .await
-                        .map_err(|e| format!("comparing the binaries panicked: {e}"))?
-                        .unwrap_or(false);
-                    if unchanged {
-                        logs.info("the new binary is identical to the installed one; the running plugin stays");
-                        return plugin
-                            .send(ReloadProcess {
-                                binary_changed: false,
-                                installed: None,
-                            })
-                            .await
-                            .map_err(|_| "the plugin actor is gone".to_string())?;
-                    }
-                    // The old process stops while the new binary is copied into place; the
-                    // new one starts once both are done (with the old binary if the copy
-                    // failed: the last good binary is always in place).
-                    let (done, installed) = tokio::sync::oneshot::channel();
-                    let reload = plugin.send(ReloadProcess {
-                        binary_changed: true,
-                        installed: Some(installed),
-                    });
-                    let result = install().await;
-                    let _ = done.send(result.as_ref().map(|_| ()).map_err(Clone::clone));
-                    if result.is_ok() {
-                        logs.info(format!("installed {}", dst.display()));
-                    }
-                    let relaunched = reload
-                        .await
-                        .map_err(|_| "the plugin actor is gone".to_string())?;
-                    result?;
-                    relaunched
-                }
-                Reloader::Host(host) => {
-                    if install().await? == InstallOutcome::Unchanged {
-                        logs.info(
-                            "the new binary is identical to the installed one; skipping the reload",
-                        );
-                        return Ok(());
-                    }
-                    logs.info(format!("installed {}", dst.display()));
-                    match tokio::time::timeout(RELOAD_TIMEOUT, host.reload_plugin(&id)).await {
-                        Ok(Ok(())) => Ok(()),
-                        Ok(Err(e)) => Err(format!("reloading the plugin failed: {e}")),
-                        Err(_) => Err(format!(
-                            "reloading the plugin did not finish within {RELOAD_TIMEOUT:?}"
-                        )),
-                    }
-                }
+            let (next, installed) = (src.clone(), dst.clone());
+            let outcome = tokio::task::spawn_blocking(move || install_built(&next, &installed))
+                .await
+                .map_err(|e| format!("installing the binary panicked: {e}"))?
+                .map_err(|e| format!("cannot install the binary at {}: {e}", dst.display()))?;
+            let changed = outcome == InstallOutcome::Installed;
+            if changed {
+                logs.info(format!("installed {}", dst.display()));
+            } else if matches!(reloader, Reloader::Host(_)) {
+                logs.info("the new binary is identical to the installed one; skipping the reload");
+            } else {
+                logs.info(
+                    "the new binary is identical to the installed one; the running plugin stays",
+                );
             }
+            // `build/bin/plugin` in the plugin directory, as Omniview's own build leaves it,
+            // is refreshed beside the relaunch, not before it.
+            let refresh = refresh_build_copy(dst.clone(), build_copy, logs.clone());
+            let reload = async {
+                match reloader {
+                    Reloader::BuiltIn(plugin) => plugin
+                        .send(ReloadProcess {
+                            binary_changed: changed,
+                        })
+                        .await
+                        .map_err(|_| "the plugin actor is gone".to_string())?,
+                    Reloader::Host(_) if !changed => Ok(()),
+                    Reloader::Host(host) => {
+                        match tokio::time::timeout(RELOAD_TIMEOUT, host.reload_plugin(&id)).await {
+                            Ok(Ok(())) => Ok(()),
+                            Ok(Err(e)) => Err(format!("reloading the plugin failed: {e}")),
+                            Err(_) => Err(format!(
+                                "reloading the plugin did not finish within {RELOAD_TIMEOUT:?}"
+                            )),
+                        }
+                    }
+                }
+            };
+            let ((), reloaded) = futures::join!(refresh, reload);
+            reloaded
         };
         work.into_actor(self)
             .map(move |res: Result<(), String>, act, ctx| {
@@ -485,13 +484,16 @@ impl GoWatcherActor {
     }
 }
 
-/// [`install_binary`] on a blocking thread, with its errors worded for the log.
-async fn install_off_thread(src: PathBuf, dst: PathBuf) -> Result<InstallOutcome, String> {
-    let shown = dst.display().to_string();
-    tokio::task::spawn_blocking(move || install_binary(&src, &dst))
-        .await
-        .map_err(|e| format!("installing the binary panicked: {e}"))?
-        .map_err(|e| format!("cannot install the binary at {shown}: {e}"))
+/// Copies the installed binary to the plugin's `build/bin/plugin` (atomically); a failure
+/// is only a warning: the plugin runs from the installed binary.
+async fn refresh_build_copy(installed: PathBuf, build_copy: PathBuf, logs: LogSink) {
+    let shown = build_copy.display().to_string();
+    let copied = tokio::task::spawn_blocking(move || install_binary(&installed, &build_copy)).await;
+    match copied {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => logs.warn(format!("cannot update {shown}: {e}")),
+        Err(e) => logs.warn(format!("updating {shown} panicked: {e}")),
+    }
 }
 
 impl Actor for GoWatcherActor {

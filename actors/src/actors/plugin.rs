@@ -535,9 +535,6 @@ impl Handler<PluginProcessEnded> for PluginActor {
     }
 }
 
-/// How long a relaunch waits for the new binary to be copied into place.
-const INSTALL_WAIT: Duration = Duration::from_secs(60);
-
 impl Handler<ReloadProcess> for PluginActor {
     type Result = ResponseActFuture<Self, Result<(), String>>;
 
@@ -568,21 +565,9 @@ impl Handler<ReloadProcess> for PluginActor {
             .as_ref()
             .map(|s| s.start_timeout + Duration::from_secs(10))
             .unwrap_or(Duration::from_secs(30));
-        let installed = msg.installed;
-        let logs = self.manager_log.clone();
         let stop_old = async move {
             if let Some(old) = old {
                 let _ = old.send(StopPluginProcess).await;
-            }
-            // The binary is copied while the old process stops; launch once it is in place.
-            if let Some(installed) = installed {
-                match tokio::time::timeout(INSTALL_WAIT, installed).await {
-                    Ok(Ok(Ok(()))) => {}
-                    Ok(Ok(Err(e))) => logs.warn(format!("{e}; launching the previous binary")),
-                    Ok(Err(_)) | Err(_) => {
-                        logs.warn("the new binary was not installed; launching the previous one")
-                    }
-                }
             }
         };
         Box::pin(stop_old.into_actor(self).then(move |(), act, ctx| {
