@@ -100,7 +100,8 @@ impl DevServerBuilder {
         self
     }
 
-    /// Quiet period after the last Go change before a build (default 500 ms).
+    /// Quiet period after the last Go change before a build (default 30 ms; see
+    /// `DEFAULT_DEBOUNCE` for why).
     pub fn debounce(self, d: Duration) -> Self {
         self.tweak(move |c| c.debounce = d)
     }
