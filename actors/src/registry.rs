@@ -7,12 +7,16 @@
 //!   SIGTERM and SIGHUP) is told each group as it comes and goes through a pipe. When the
 //!   engine dies, even by SIGKILL, the pipe closes and the watchdog kills every group still
 //!   listed. `PR_SET_PDEATHSIG` alone would reach only the direct children.
+//!
+//! The run file is written by a thread of its own, at most every 10 ms: a burst of spawns
+//! (100 plugins starting) costs one write, not one per spawn, and no actor thread waits on
+//! the file system. The watchdog, told at once, covers the moments before a write.
 
 use crate::untrusted_file::{create_fresh, read_untrusted};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -65,6 +69,12 @@ struct Inner {
     /// task that waits for them, so an orphan reaper must leave their zombies alone.
     forgotten: std::collections::VecDeque<(i32, std::time::Instant)>,
     watchdog: Option<(std::process::Child, ChildStdin)>,
+    /// Bumped on every change of `groups`; the writer catches up with it.
+    version: u64,
+    written: u64,
+    /// Run-file writes done (tests check that bursts coalesce).
+    writes: u64,
+    closed: bool,
 }
 
 /// How long a forgotten leader still counts as ours ([`ProcessRegistry::spawned_by_us`]).
@@ -75,8 +85,19 @@ const MAX_RUN_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// See the module doc. Shared by every actor of one engine.
 pub struct ProcessRegistry {
-    inner: Mutex<Inner>,
+    shared: Arc<Shared>,
 }
+
+struct Shared {
+    inner: Mutex<Inner>,
+    /// Wakes the run-file writer.
+    changed: Condvar,
+    /// Held while the run file is written or removed, so a close never races a write.
+    io: Mutex<()>,
+}
+
+/// How long the writer waits for more changes before it writes the run file.
+const WRITE_COALESCE: Duration = Duration::from_millis(10);
 
 impl ProcessRegistry {
     /// A registry writing `<state>/run/ovdev-<pid>.json`, with a watchdog when `watchdog`.
@@ -99,23 +120,46 @@ impl ProcessRegistry {
             }
         };
         let watchdog = if watchdog { start_watchdog() } else { None };
+        let has_file = file.is_some();
         let registry = Self {
-            inner: Mutex::new(Inner {
-                file,
-                owner,
-                groups: Vec::new(),
-                forgotten: std::collections::VecDeque::new(),
-                watchdog,
+            shared: Arc::new(Shared {
+                inner: Mutex::new(Inner {
+                    file,
+                    owner,
+                    groups: Vec::new(),
+                    forgotten: std::collections::VecDeque::new(),
+                    watchdog,
+                    version: 1,
+                    written: 0,
+                    writes: 0,
+                    closed: false,
+                }),
+                changed: Condvar::new(),
+                io: Mutex::new(()),
             }),
         };
-        registry.with(|inner| write_run_file(inner));
+        if has_file {
+            // The engine's own record is there before anything is spawned.
+            write_run_file(&registry.shared);
+            let shared = registry.shared.clone();
+            let started = std::thread::Builder::new()
+                .name("ovdev-runfile".into())
+                .spawn(move || run_file_writer(&shared));
+            if let Err(e) = started {
+                tracing::warn!(error = %e, "cannot start the run file writer; the record stays as it was");
+            }
+        }
         registry
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
-        // A poisoned lock only means another thread panicked mid-update; the data is plain.
-        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
+        lock(&self.shared.inner, f)
+    }
+
+    /// Marks the groups changed: the writer records them shortly.
+    fn changed(inner: &mut Inner, changed: &Condvar) {
+        inner.version += 1;
+        changed.notify_one();
     }
 
     /// Spawns `spec` (see [`spawn`]) and records its group.
@@ -127,24 +171,31 @@ impl ProcessRegistry {
             start_time: proc_entry(pgid).map(|e| e.start_time),
             command: spec.display(),
         };
+        let changed = &self.shared.changed;
         self.with(|inner| {
             tell_watchdog(inner, &format!("+{pgid}"));
             inner.groups.push(record);
-            write_run_file(inner);
+            Self::changed(inner, changed);
         });
         Ok((child, pgid))
     }
 
     /// Forgets a group that is gone.
     pub fn forget(&self, pgid: i32) {
+        let changed = &self.shared.changed;
         self.with(|inner| {
             if inner.groups.iter().any(|g| g.pgid == pgid) {
                 inner.groups.retain(|g| g.pgid != pgid);
                 inner.forgotten.push_back((pgid, std::time::Instant::now()));
                 tell_watchdog(inner, &format!("-{pgid}"));
-                write_run_file(inner);
+                Self::changed(inner, changed);
             }
         });
+    }
+
+    /// Writes the run file now if it is behind (tests, and anyone who must read it at once).
+    pub fn sync_run_file(&self) {
+        write_run_file(&self.shared);
     }
 
     /// Stops group `pgid` (and its descendants' groups; see [`stop_group`]) and forgets it.
@@ -202,12 +253,15 @@ impl ProcessRegistry {
     /// Clean shutdown: closes the watchdog's pipe (it kills whatever is still listed, which
     /// should be nothing) and removes the run file.
     pub fn close(&self) {
-        let watchdog = self.with(|inner| {
-            if let Some(file) = inner.file.take() {
-                let _ = std::fs::remove_file(file);
-            }
-            inner.watchdog.take()
+        let (file, watchdog) = self.with(|inner| {
+            inner.closed = true;
+            (inner.file.take(), inner.watchdog.take())
         });
+        self.shared.changed.notify_one();
+        if let Some(file) = file {
+            let _guard = self.shared.io.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = std::fs::remove_file(file);
+        }
         if let Some((mut child, stdin)) = watchdog {
             drop(stdin);
             // Reap it off the caller's thread; it exits at once when nothing is listed.
@@ -262,21 +316,69 @@ fn tell_watchdog(inner: &mut Inner, line: &str) {
     }
 }
 
-fn write_run_file(inner: &Inner) {
-    let Some(file) = &inner.file else { return };
-    let run = RunFile {
-        owner: inner.owner.clone(),
-        groups: inner.groups.clone(),
+/// A poisoned lock only means another thread panicked mid-update; the data is plain.
+fn lock<T, R>(m: &Mutex<T>, f: impl FnOnce(&mut T) -> R) -> R {
+    let mut guard = m.lock().unwrap_or_else(|p| p.into_inner());
+    f(&mut guard)
+}
+
+/// The writer thread: waits for changes, lets a burst settle, writes, until closed.
+fn run_file_writer(shared: &Shared) {
+    loop {
+        {
+            let mut inner = shared.inner.lock().unwrap_or_else(|p| p.into_inner());
+            while !inner.closed && inner.written == inner.version {
+                inner = shared
+                    .changed
+                    .wait(inner)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+            if inner.closed {
+                return;
+            }
+        }
+        std::thread::sleep(WRITE_COALESCE);
+        write_run_file(shared);
+    }
+}
+
+/// Writes the current record if it changed since the last write (atomically: a fresh
+/// temporary file, then a rename). Never after a close.
+fn write_run_file(shared: &Shared) {
+    let _io = shared.io.lock().unwrap_or_else(|p| p.into_inner());
+    let snapshot = lock(&shared.inner, |inner| {
+        if inner.closed || inner.written == inner.version {
+            return None;
+        }
+        let file = inner.file.clone()?;
+        let run = RunFile {
+            owner: inner.owner.clone(),
+            groups: inner.groups.clone(),
+        };
+        Some((file, run, inner.version))
+    });
+    let Some((file, run, version)) = snapshot else {
+        return;
     };
     let result = serde_json::to_vec_pretty(&run)
         .map_err(std::io::Error::other)
         .and_then(|bytes| {
             let tmp = file.with_extension("json.tmp");
             create_fresh(&tmp)?.write_all(&bytes)?;
-            std::fs::rename(&tmp, file)
+            std::fs::rename(&tmp, &file)
         });
-    if let Err(e) = result {
-        tracing::warn!(file = %file.display(), error = %e, "cannot write the process record");
+    match result {
+        Ok(()) => lock(&shared.inner, |inner| {
+            inner.written = inner.written.max(version);
+            inner.writes += 1;
+        }),
+        Err(e) => {
+            tracing::warn!(file = %file.display(), error = %e, "cannot write the process record");
+            // Not retried in a loop: the next change tries again.
+            lock(&shared.inner, |inner| {
+                inner.written = inner.written.max(version)
+            });
+        }
     }
 }
 
@@ -348,7 +450,15 @@ mod tests {
         let (mut child, pgid) = reg
             .spawn(&ProcessSpec::new("sleep", vec!["30".into()], "/"))
             .unwrap();
-        let run: RunFile = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        // Written by the writer thread within moments; at once on request.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let run = loop {
+            let run: RunFile = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+            if !run.groups.is_empty() || std::time::Instant::now() > deadline {
+                break run;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
         assert_eq!(run.groups.len(), 1);
         assert_eq!(run.groups[0].pgid, pgid);
         assert_eq!(run.groups[0].command, "sleep 30");
@@ -356,6 +466,7 @@ mod tests {
         assert!(reg.is_leader(pgid));
         reg.stop(pgid, Duration::from_secs(2)).await;
         let _ = child.wait().await;
+        reg.sync_run_file();
         let run: RunFile = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
         assert!(run.groups.is_empty());
         // Forgotten, but still ours for an orphan reaper: its waiter reaps it.
@@ -473,5 +584,43 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    #[test]
+    fn a_burst_of_spawns_is_recorded_in_few_writes_and_nothing_is_written_after_close() {
+        let state = tempfile::tempdir().unwrap();
+        let reg = ProcessRegistry::open(state.path(), false);
+        let file = state
+            .path()
+            .join(format!("run/ovdev-{}.json", std::process::id()));
+        let changed = &reg.shared.changed;
+        for pgid in 0..200 {
+            reg.with(|inner| {
+                inner.groups.push(GroupRecord {
+                    pid: 1_000_000 + pgid,
+                    pgid: 1_000_000 + pgid,
+                    start_time: None,
+                    command: "burst".into(),
+                });
+                ProcessRegistry::changed(inner, changed);
+            });
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while reg.with(|inner| inner.written != inner.version) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer never caught up"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let run: RunFile = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert_eq!(run.groups.len(), 200);
+        let writes = reg.with(|inner| inner.writes);
+        assert!(writes <= 5, "{writes} writes for a burst of 200 changes");
+        reg.close();
+        reg.with(|inner| inner.version += 1);
+        reg.sync_run_file();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!file.exists(), "nothing is written after a close");
     }
 }
