@@ -84,6 +84,8 @@ async fn a_fifo_named_devinfo_does_not_freeze_the_engine() {
         state.join("plugins/evil4/.devinfo"),
     )
     .unwrap();
+    std::fs::create_dir_all(state.join("plugins/evil5")).unwrap();
+    let _socket = std::os::unix::net::UnixListener::bind(state.join("plugins/evil5/.devinfo"));
     // The engine keeps delivering: ticks well after the special files appeared.
     let later = next_tick(&mut lines, &mut seen, first + 15).await;
     assert!(later > first + 15);
@@ -503,4 +505,32 @@ async fn a_tool_that_cannot_run_and_odd_plugin_ids_are_refused_at_start() {
             "{id:?}: {err}"
         );
     }
+}
+
+/// Point 1, in the plugin: a FIFO named `go.work` (the watcher reads it to find the
+/// workspace's directories) hung the watcher's thread, and with it the engine.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fifo_named_go_work_does_not_hang_the_watcher() {
+    let tools = FakeTools::new();
+    let root = tempfile::tempdir().unwrap();
+    let dir = fake_plugin(root.path(), "work", false, true);
+    mkfifo(&dir.join("go.work"));
+    let state = tempfile::tempdir().unwrap();
+    let (handle, mut rec) = example_engine(state.path(), |b| b.go(tools.go()));
+    handle
+        .start_dev_server_for_path("work", &dir)
+        .await
+        .unwrap();
+    let s = rec
+        .wait_build("work", "the build beside a FIFO go.work")
+        .await;
+    assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", s.last_error);
+    // The engine still answers.
+    let state_now =
+        tokio::time::timeout(Duration::from_secs(10), handle.get_dev_server_state("work"))
+            .await
+            .expect("the engine answers")
+            .unwrap();
+    assert_eq!(state_now.go_status, DevProcessStatus::Ready);
+    handle.shutdown().await;
 }
