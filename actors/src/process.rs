@@ -171,6 +171,14 @@ pub fn process_table() -> Option<Vec<ProcEntry>> {
     )
 }
 
+/// [`process_table`] read on the blocking pool: a scan of every process in `/proc` is not
+/// work for an actor's thread.
+async fn process_table_off_thread() -> Option<Vec<ProcEntry>> {
+    tokio::task::spawn_blocking(process_table)
+        .await
+        .unwrap_or_else(|_| process_table())
+}
+
 /// The process groups of `root` and all its descendants, `root`'s own group first.
 ///
 /// Tools like pnpm run their script in a process group of its own; a stop must reach it too.
@@ -253,7 +261,7 @@ async fn stop_groups(
     first: Option<Signal>,
     wait: Duration,
 ) -> StopOutcome {
-    let groups = match process_table() {
+    let groups = match process_table_off_thread().await {
         Some(table) => descendant_groups(pgid, &table),
         None => vec![pgid],
     };
@@ -289,7 +297,7 @@ async fn wait_groups_gone(groups: &[i32], mut child: Option<&mut Child>, limit: 
         if let Some(c) = child.as_deref_mut() {
             let _ = c.try_wait();
         }
-        if !groups_alive(groups, process_table().as_deref()) {
+        if !groups_alive(groups, process_table_off_thread().await.as_deref()) {
             return true;
         }
         if Instant::now() >= deadline {

@@ -401,6 +401,17 @@ pub fn kill_leftovers(state_dir: &Path) -> Vec<String> {
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
+        // A temporary left by an engine killed mid-write: removed once that engine is gone.
+        if let Some(pid) = name
+            .strip_prefix("ovdev-")
+            .and_then(|n| n.strip_suffix(".json.tmp"))
+            .and_then(|n| n.parse::<i32>().ok())
+        {
+            if pid != std::process::id() as i32 && proc_entry(pid).is_none() {
+                let _ = std::fs::remove_file(&path);
+            }
+            continue;
+        }
         if !(name.starts_with("ovdev-") && name.ends_with(".json")) {
             continue;
         }
@@ -622,5 +633,19 @@ mod tests {
         reg.sync_run_file();
         std::thread::sleep(Duration::from_millis(50));
         assert!(!file.exists(), "nothing is written after a close");
+    }
+
+    #[test]
+    fn temporaries_of_dead_engines_are_removed_and_live_ones_kept() {
+        let state = tempfile::tempdir().unwrap();
+        let run = state.path().join("run");
+        std::fs::create_dir_all(&run).unwrap();
+        let dead = run.join("ovdev-999999.json.tmp");
+        let live = run.join(format!("ovdev-{}.json.tmp", std::process::id()));
+        std::fs::write(&dead, "{").unwrap();
+        std::fs::write(&live, "{").unwrap();
+        kill_leftovers(state.path());
+        assert!(!dead.exists(), "a dead engine's temporary is removed");
+        assert!(live.exists(), "a live engine's temporary is left to it");
     }
 }
