@@ -102,7 +102,6 @@ pub struct PluginActor {
     process_sup: Supervision,
     pending_reload: Option<PendingReload>,
     next_generation: u64,
-    error_side: Option<ChildKind>,
     /// Each child's standing error: when the one shown in `lastError` clears, another child's
     /// error that still stands takes its place, so an `error` status never shows no reason.
     standing_errors: Vec<(ChildKind, String)>,
@@ -136,7 +135,6 @@ impl PluginActor {
             process_sup: Supervision::new(plan.process_policy),
             pending_reload: None,
             next_generation: 0,
-            error_side: None,
             standing_errors: Vec::new(),
             stopping: false,
         }
@@ -186,31 +184,24 @@ impl PluginActor {
         }
     }
 
+    /// `lastError` is the newest error of a child that still stands: a child that recovers
+    /// (ready or starting again) takes its own error with it.
     fn apply_error(&mut self, side: ChildKind, status: DevProcessStatus, error: Option<String>) {
         match error {
             Some(e) => {
                 self.standing_errors.retain(|(k, _)| *k != side);
-                self.standing_errors.push((side, e.clone()));
-                self.state.last_error = e;
-                self.error_side = Some(side);
+                self.standing_errors.push((side, e));
             }
             None if matches!(status, DevProcessStatus::Ready | DevProcessStatus::Starting) => {
                 self.standing_errors.retain(|(k, _)| *k != side);
-                if self.error_side == Some(side) {
-                    match self.standing_errors.last() {
-                        Some((k, e)) => {
-                            self.state.last_error = e.clone();
-                            self.error_side = Some(*k);
-                        }
-                        None => {
-                            self.state.last_error.clear();
-                            self.error_side = None;
-                        }
-                    }
-                }
             }
-            None => {}
+            None => return,
         }
+        self.state.last_error = self
+            .standing_errors
+            .last()
+            .map(|(_, e)| e.clone())
+            .unwrap_or_default();
     }
 
     fn set_status(&mut self, kind: ChildKind, status: DevProcessStatus, error: Option<String>) {
