@@ -56,8 +56,20 @@ fn serve_child(port: u16) -> ! {
     std::process::exit(0)
 }
 
-fn ovdev() -> &'static str {
-    env!("CARGO_BIN_EXE_ovdev")
+/// `ovdev dev --no-external --no-launch` on `dirs` with `args` and the state under `root`,
+/// stdout piped for the caller, stdin and stderr closed.
+fn ovdev_dev(root: &Path, args: &[&str], dirs: &[PathBuf]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ovdev"))
+        .arg("dev")
+        .args(args)
+        .args(["--no-external", "--no-launch", "--state-dir"])
+        .arg(root.join("state"))
+        .args(dirs)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 /// A UI-only plugin whose package manager is `pm_body` (a shell script).
@@ -148,19 +160,13 @@ fn flood_through_ovdev(lines: usize, args: &[&str], stall: Duration) -> (f64, us
         &format!("OVDEV_FLOOD_LINES={lines} exec {}\n", me.display()),
     );
     let start = Instant::now();
-    let mut child = Command::new(ovdev())
-        .arg("dev")
-        .args(args)
-        .args(["--no-external", "--no-launch", "--state-dir"])
-        .arg(root.path().join("state"))
-        .arg("--package-manager-path")
-        .arg(&pm)
-        .arg(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let pm = pm.to_string_lossy();
+    let args: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--package-manager-path", &pm])
+        .collect();
+    let mut child = ovdev_dev(root.path(), &args, &[dir]);
     let out = child.stdout.take().unwrap();
     std::thread::sleep(stall);
     let (seen, at, reader) = count_markers(out, lines);
@@ -248,23 +254,12 @@ OVDEV_BENCH_SERVE="$port" exec '{}'
         dirs.push(dir);
         pm = p;
     }
-    let mut child = Command::new(ovdev())
-        .args([
-            "dev",
-            "--json",
-            "--no-external",
-            "--no-launch",
-            "--state-dir",
-        ])
-        .arg(root.path().join("state"))
-        .arg("--package-manager-path")
-        .arg(&pm)
-        .args(&dirs)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let pm = pm.to_string_lossy();
+    let mut child = ovdev_dev(
+        root.path(),
+        &["--json", "--package-manager-path", &pm],
+        &dirs,
+    );
     let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut ready = 0;
     let mut line = String::new();
@@ -383,23 +378,7 @@ fn npm_floor(dirs: &[PathBuf]) -> (Duration, Duration) {
 fn npm_through_ovdev(root: &Path, dirs: &[PathBuf]) -> (Duration, Duration) {
     use std::io::BufRead;
     let start = Instant::now();
-    let mut child = Command::new(ovdev())
-        .args([
-            "dev",
-            "--json",
-            "--no-external",
-            "--no-launch",
-            "--package-manager",
-            "npm",
-            "--state-dir",
-        ])
-        .arg(root.join("state"))
-        .args(dirs)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = ovdev_dev(root, &["--json", "--package-manager", "npm"], dirs);
     let out = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut ready = std::collections::HashSet::new();
     let mut first = None;

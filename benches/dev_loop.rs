@@ -9,11 +9,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{report, NoHost};
+use common::{copy_example, report, save_greeting, NoHost};
 use omniview_devserver::{
     DevProcessStatus, DevServerBuilder, DevServerEvent, DevServerState, EventStream, Received,
 };
@@ -35,40 +34,14 @@ async fn wait_status(events: &mut EventStream, pred: impl Fn(&DevServerState) ->
     }
 }
 
-fn copy_example(dst: &Path) -> PathBuf {
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/hello-plugin");
-    let status = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(&src)
-        .arg(dst)
-        .status()
-        .expect("cp");
-    assert!(status.success());
-    let dir = dst.join("hello-plugin");
-    assert!(
-        dir.join("ui/node_modules/vite").is_dir(),
-        "run scripts/setup.sh first"
-    );
-    let _ = std::fs::remove_dir_all(dir.join("build"));
-    dir
-}
-
-fn greeting(dir: &Path, n: usize) {
-    let path = dir.join("pkg/greeting/greeting.go");
-    let src = format!("package greeting\n\n// Message is what hello.v1.Greeter/Greet returns.\nfunc Message() string {{\n\treturn \"round {n}\"\n}}\n");
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, src).unwrap();
-    std::fs::rename(&tmp, &path).unwrap();
-}
-
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = copy_example(tmp.path());
+        let dir = copy_example(tmp.path(), true);
         // A second copy for plain `go build`s, so they never compete with ovdev's builds.
         let tmp2 = tempfile::tempdir().unwrap();
-        let plain_dir = copy_example(tmp2.path());
+        let plain_dir = copy_example(tmp2.path(), true);
         let state = tempfile::tempdir().unwrap();
         let handle = DevServerBuilder::with_host(Arc::new(NoHost))
             .state_dir(state.path())
@@ -115,14 +88,14 @@ fn main() {
             for _ in 0..3 {
                 round += 1;
                 let t = Instant::now();
-                greeting(&dir, round);
+                save_greeting(&dir, &format!("round {round}"));
                 let b =
                     wait_status(&mut events, |s| s.go_status == DevProcessStatus::Building).await;
                 let r = wait_status(&mut events, |s| s.go_status == DevProcessStatus::Ready).await;
                 save_started.push(b - t);
                 save_installed.push(r - t);
 
-                greeting(&plain_dir, round);
+                save_greeting(&plain_dir, &format!("round {round}"));
                 let t = Instant::now();
                 assert!(go().status().unwrap().success());
                 plain_build.push(t.elapsed());

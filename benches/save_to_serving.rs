@@ -12,40 +12,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use common::{report, NoHost};
+use common::{copy_example, report, save_greeting, NoHost};
 use omniview_devserver::{DevProcessStatus, DevServerBuilder, DevServerEvent, Received};
 
 const SAVES: usize = 8;
 const LIMIT: Duration = Duration::from_secs(120);
-
-fn copy_example(dst: &Path) -> PathBuf {
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/hello-plugin");
-    let status = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(&src)
-        .arg(dst)
-        .status()
-        .expect("cp");
-    assert!(status.success());
-    let dir = dst.join("hello-plugin");
-    let _ = std::fs::remove_dir_all(dir.join("ui"));
-    let _ = std::fs::remove_dir_all(dir.join("build"));
-    dir
-}
-
-/// An editor's atomic save of the greeting (temporary file, then rename).
-fn save(dir: &Path, n: usize) {
-    let path = dir.join("pkg/greeting/greeting.go");
-    let src = format!("package greeting\n\n// Message is what hello.v1.Greeter/Greet returns.\nfunc Message() string {{\n\treturn \"save {n}\"\n}}\n");
-    let tmp = dir.join("pkg/greeting/.greeting.go.swp");
-    std::fs::write(&tmp, src).unwrap();
-    std::fs::rename(&tmp, &path).unwrap();
-}
 
 fn go_build(dir: &Path) -> Duration {
     let t = Instant::now();
@@ -108,11 +84,11 @@ async fn run(debounce: Option<Duration>, dir: &Path, plain: &Path) -> (Steps, Ve
     let mut steps = Steps::default();
     let mut plain_builds = vec![];
     for n in 0..SAVES {
-        save(plain, n);
+        save_greeting(plain, &format!("save {n}"));
         plain_builds.push(go_build(plain));
         tokio::time::sleep(Duration::from_millis(300)).await;
         let saved = Utc::now();
-        save(dir, n);
+        save_greeting(dir, &format!("save {n}"));
         let mut marks: Vec<(&str, DateTime<Utc>)> = vec![];
         let mut reloading = false;
         let published = loop {
@@ -215,7 +191,7 @@ fn watchexec(dir: &Path) -> Option<Vec<Duration>> {
     for n in 0..SAVES {
         let _ = std::fs::remove_file(&marker);
         let saved = Utc::now();
-        save(dir, 100 + n);
+        save_greeting(dir, &format!("save {}", 100 + n));
         let deadline = Instant::now() + Duration::from_secs(10);
         let started = loop {
             if let Some(ns) = std::fs::read_to_string(&marker)
@@ -346,9 +322,9 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = copy_example(tmp.path());
+        let dir = copy_example(tmp.path(), false);
         let tmp2 = tempfile::tempdir().unwrap();
-        let plain = copy_example(tmp2.path());
+        let plain = copy_example(tmp2.path(), false);
         save_patterns();
         go_build(&plain); // a warm build cache for both
         for (name, debounce) in [
