@@ -139,6 +139,11 @@ pub struct OutputTail {
 impl OutputTail {
     const LINES: usize = 12;
 
+    /// Lines the tail does not keep (judged after ANSI escapes are removed).
+    fn is_blank(plain: &str) -> bool {
+        plain.trim().is_empty()
+    }
+
     /// Remembers `line`, forgetting the oldest beyond the limit.
     pub fn push(&mut self, pipe: Pipe, line: &str) {
         let q = match pipe {
@@ -146,7 +151,7 @@ impl OutputTail {
             Pipe::Stderr => &mut self.stderr,
         };
         let plain = crate::ansi::strip_ansi(line);
-        if plain.trim().is_empty() {
+        if Self::is_blank(&plain) {
             return;
         }
         // The forgotten line's buffer is reused: a steady stream allocates nothing here.
@@ -170,7 +175,7 @@ impl OutputTail {
                 break;
             }
             let left = &mut wanted[*pipe as usize];
-            if *left > 0 && !line.trim().is_empty() {
+            if *left > 0 && !Self::is_blank(&crate::ansi::strip_ansi(line)) {
                 *left -= 1;
             }
             start = i;
@@ -342,6 +347,7 @@ mod tests {
             lines.push((pipe, format!("line {i}")));
             if i % 5 == 0 {
                 lines.push((pipe, "   ".into()));
+                lines.push((pipe, "\u{1b}[2K\r".into()));
             }
         }
         let (mut one_by_one, mut batched) = (OutputTail::default(), OutputTail::default());
