@@ -149,9 +149,20 @@ fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
-/// One flood through `ovdev dev` with `args`: lines per second delivered, lines delivered,
-/// and ovdev's peak RSS. With `stall`, nobody reads for that long first.
-fn flood_through_ovdev(lines: usize, args: &[&str], stall: Duration) -> (f64, usize, f64) {
+/// What one flood through ovdev showed.
+struct FloodRun {
+    /// Lines per second delivered.
+    rate: f64,
+    /// Lines delivered.
+    seen: usize,
+    /// ovdev's peak RSS in MiB.
+    rss: f64,
+    /// ovdev's CPU time (all its threads) per line delivered, in microseconds.
+    cpu_us_per_line: f64,
+}
+
+/// One flood through `ovdev dev` with `args`. With `stall`, nobody reads for that long first.
+fn flood_through_ovdev(lines: usize, args: &[&str], stall: Duration) -> FloodRun {
     let root = tempfile::tempdir().unwrap();
     let me = std::env::current_exe().unwrap();
     let (dir, pm) = plugin(
@@ -171,10 +182,17 @@ fn flood_through_ovdev(lines: usize, args: &[&str], stall: Duration) -> (f64, us
     std::thread::sleep(stall);
     let (seen, at, reader) = count_markers(out, lines);
     let rss = peak_rss_mib(child.id());
+    let (ticks, _) = cpu_and_switches(child.id());
     // The reader keeps draining while ovdev stops: a stop must never wait for it anyway.
     stop(child);
     let _ = reader.join();
-    (seen as f64 / (at - start).as_secs_f64(), seen, rss)
+    FloodRun {
+        rate: seen as f64 / (at - start).as_secs_f64(),
+        seen,
+        rss,
+        // Clock ticks of 10 ms (100 per second on every Linux ovdev runs on).
+        cpu_us_per_line: ticks as f64 * 10_000.0 / seen.max(1) as f64,
+    }
 }
 
 /// The same child piped into `cat`: lines per second.
@@ -427,19 +445,16 @@ fn main() {
     const LINES: usize = 1_000_000;
     const ROUNDS: usize = 3;
     let mut cat = vec![];
-    // (name, ovdev arguments, rates, lines seen, peak RSS) per round.
-    type Side<'a> = (&'a str, &'a [&'a str], Vec<f64>, Vec<usize>, Vec<f64>);
+    // (name, ovdev arguments, the rounds' runs).
+    type Side<'a> = (&'a str, &'a [&'a str], Vec<FloodRun>);
     let mut sides: Vec<Side> = vec![
-        ("ovdev dev --json", &["--json"], vec![], vec![], vec![]),
-        ("ovdev dev (human)", &["--no-color"], vec![], vec![], vec![]),
+        ("ovdev dev --json", &["--json"], vec![]),
+        ("ovdev dev (human)", &["--no-color"], vec![]),
     ];
     for _ in 0..ROUNDS {
         cat.push(flood_into_cat(LINES));
-        for (_, args, rates, seen, rss) in sides.iter_mut() {
-            let (r, n, m) = flood_through_ovdev(LINES, args, Duration::ZERO);
-            rates.push(r);
-            seen.push(n);
-            rss.push(m);
+        for (_, args, runs) in sides.iter_mut() {
+            runs.push(flood_through_ovdev(LINES, args, Duration::ZERO));
         }
     }
     let cat = median(cat);
@@ -448,22 +463,28 @@ fn main() {
         "  child | cat                  {:>6.2} M lines/s",
         cat / 1e6
     );
-    for (name, _, rates, seen, rss) in sides {
-        let rate = median(rates);
-        let dropped = LINES - seen.iter().copied().min().unwrap_or(0);
+    for (name, _, runs) in sides {
+        let rate = median(runs.iter().map(|r| r.rate).collect());
+        let dropped = LINES - runs.iter().map(|r| r.seen).min().unwrap_or(0);
         println!(
-            "  {name:<28} {:>6.2} M lines/s delivered ({:.2}x cat), at most {dropped} dropped, peak RSS {:.1} MiB",
+            "  {name:<28} {:>6.2} M lines/s delivered ({:.2}x cat), at most {dropped} dropped, peak RSS {:.1} MiB, ovdev CPU {:.2} µs/line",
             rate / 1e6,
             rate / cat,
-            median(rss)
+            median(runs.iter().map(|r| r.rss).collect()),
+            median(runs.iter().map(|r| r.cpu_us_per_line).collect()),
         );
     }
-    let (_, _, rss3) = flood_through_ovdev(3 * LINES, &["--json"], Duration::ZERO);
+    // `OVDEV_BENCH_ONLY=flood`: only the flood rounds above (quick check after a change there).
+    if std::env::var("OVDEV_BENCH_ONLY").is_ok_and(|v| v == "flood") {
+        return;
+    }
+    let rss3 = flood_through_ovdev(3 * LINES, &["--json"], Duration::ZERO).rss;
     println!(
         "  --json, {} lines           peak RSS {rss3:.1} MiB",
         3 * LINES
     );
-    let (_, seen, stalled) = flood_through_ovdev(3 * LINES, &["--json"], Duration::from_secs(5));
+    let stalled_run = flood_through_ovdev(3 * LINES, &["--json"], Duration::from_secs(5));
+    let (seen, stalled) = (stalled_run.seen, stalled_run.rss);
     println!(
         "  --json, {} lines, nobody reading for 5 s: peak RSS {stalled:.1} MiB ({} lines dropped, reported as missed)",
         3 * LINES,

@@ -28,6 +28,7 @@ pub mod actors;
 pub mod ansi;
 pub mod binary_swap;
 pub mod build_errors;
+pub mod child_pipe;
 pub mod config;
 pub mod debounce;
 pub mod devinfo;

@@ -1,8 +1,8 @@
 //! Drains a child's stdout and stderr into its owning actor and reports its exit.
 //!
 //! Not an actor: a task on the owner's arbiter that forwards the lines as [`ChildLines`]
-//! batches (every line already read when the task runs, up to [`MAX_BATCH_LINES`]: one
-//! message per pipe read, not per line) and then one [`ChildExited`]. The pipes are read to
+//! batches (the lines of one read, up to [`MAX_BATCH_LINES`]: one message per pipe read, not
+//! per line; a flood is read in large bites, see [`crate::child_pipe`]) and then one [`ChildExited`]. The pipes are read to
 //! the end whatever the owner does, so a child is never blocked on a full pipe. Each spawn
 //! carries a `run` number so that an owner can ignore lines of a process it has already
 //! replaced.
@@ -11,19 +11,11 @@ use std::process::ExitStatus;
 use std::time::Duration;
 
 use actix::prelude::*;
-use futures::StreamExt;
 use tokio::process::Child;
-use tokio_util::codec::FramedRead;
 
-use crate::line_codec::BoundedLineCodec;
+use crate::child_pipe::{ChildPipe, FLOOD_PAUSE};
 
-/// Which pipe a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pipe {
-    // The values index per-pipe arrays.
-    Stdout = 0,
-    Stderr = 1,
-}
+pub use crate::child_pipe::Pipe;
 
 /// Lines of a child's output in the order they were read, each with its pipe.
 #[derive(Message, Debug)]
@@ -53,59 +45,74 @@ where
     A: Actor + Handler<ChildLines> + Handler<ChildExited>,
     A::Context: actix::dev::ToEnvelope<A, ChildLines> + actix::dev::ToEnvelope<A, ChildExited>,
 {
-    let stdout = child.stdout.take().map(|s| {
-        FramedRead::new(s, BoundedLineCodec::default())
-            .map(|r| r.map(|l| (Pipe::Stdout, l)))
-            .boxed()
-    });
-    let stderr = child.stderr.take().map(|s| {
-        FramedRead::new(s, BoundedLineCodec::default())
-            .map(|r| r.map(|l| (Pipe::Stderr, l)))
-            .boxed()
-    });
-    // A read error ends that pipe like EOF does; the exit still gets reported.
-    let ok_lines = |s: futures::stream::BoxStream<'static, std::io::Result<(Pipe, String)>>| {
-        s.take_while(|r| futures::future::ready(r.is_ok()))
-            .filter_map(|r| futures::future::ready(r.ok()))
-            .boxed()
-    };
-    let mut lines = futures::stream::select(
-        ok_lines(stdout.unwrap_or_else(|| futures::stream::empty().boxed())),
-        ok_lines(stderr.unwrap_or_else(|| futures::stream::empty().boxed())),
-    )
-    .ready_chunks(MAX_BATCH_LINES);
+    let mut out = ChildPipe::new(child.stdout.take(), Pipe::Stdout);
+    let mut err = ChildPipe::new(child.stderr.take(), Pipe::Stderr);
     actix::spawn(async move {
-        let forward = |item: Option<Vec<(Pipe, String)>>| -> bool {
-            match item {
-                Some(lines) => {
-                    owner.do_send(ChildLines { run, lines });
-                    true
+        let mut exited: Option<Option<ExitStatus>> = None;
+        let drain_deadline = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(drain_deadline);
+        // The lines of the last read: room for as many up front, not regrown line by line.
+        let mut room = 0;
+        while out.open() || err.open() {
+            let mut lines = Vec::with_capacity(room);
+            let pause = tokio::select! {
+                r = out.read(), if out.open() => out.after_read(r, &mut lines),
+                r = err.read(), if err.open() => err.after_read(r, &mut lines),
+                status = child.wait(), if exited.is_none() => {
+                    exited = Some(status.ok());
+                    drain_deadline
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + DRAIN_AFTER_EXIT);
+                    false
                 }
-                None => false,
-            }
-        };
-        let status = loop {
-            tokio::select! {
-                item = lines.next() => {
-                    if !forward(item) {
-                        break child.wait().await.ok();
+                _ = &mut drain_deadline, if exited.is_some() => break,
+            };
+            room = lines.len().min(MAX_BATCH_LINES);
+            if lines.len() <= MAX_BATCH_LINES {
+                if !lines.is_empty() {
+                    deliver(&owner, ChildLines { run, lines }).await;
+                }
+            } else {
+                // Many short lines in one read: messages stay bounded.
+                let mut rest = lines.into_iter();
+                loop {
+                    let lines: Vec<_> = rest.by_ref().take(MAX_BATCH_LINES).collect();
+                    if lines.is_empty() {
+                        break;
                     }
-                }
-                status = child.wait() => {
-                    let deadline = tokio::time::sleep(DRAIN_AFTER_EXIT);
-                    tokio::pin!(deadline);
-                    loop {
-                        tokio::select! {
-                            item = lines.next() => if !forward(item) { break },
-                            _ = &mut deadline => break,
-                        }
-                    }
-                    break status.ok();
+                    deliver(&owner, ChildLines { run, lines }).await;
                 }
             }
+            if pause {
+                out.pause();
+                err.pause();
+                tokio::time::sleep(FLOOD_PAUSE).await;
+                out.resume();
+                err.resume();
+            }
+        }
+        let status = match exited {
+            Some(status) => status,
+            None => child.wait().await.ok(),
         };
         owner.do_send(ChildExited { run, status });
     });
+}
+
+/// How long the reader waits for its owner to take one batch before it reads on anyway.
+const OWNER_PACE: Duration = Duration::from_secs(1);
+
+/// Hands `lines` to the owner and waits until it has taken them (or [`OWNER_PACE`] passed):
+/// a child writing faster than the owner can look at its lines is read at the owner's pace
+/// (its writes wait in the pipe), instead of queueing without bound in the owner's mailbox.
+/// An owner that is stuck or gone does not stop the reading: after the pace limit the batch
+/// stays queued (or is dropped with the owner) and the pipe is drained on.
+async fn deliver<A>(owner: &Addr<A>, lines: ChildLines)
+where
+    A: Actor + Handler<ChildLines>,
+    A::Context: actix::dev::ToEnvelope<A, ChildLines>,
+{
+    let _ = tokio::time::timeout(OWNER_PACE, owner.send(lines)).await;
 }
 
 /// The log level of an output line: errors when the line says so, warnings for the rest of

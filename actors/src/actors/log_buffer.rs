@@ -84,7 +84,10 @@ impl LogBufferActor {
         if self.pending.is_empty() {
             return;
         }
-        let batch: Arc<[LogEntry]> = std::mem::take(&mut self.pending).into();
+        // The next batch is likely the size of this one: room for it up front, not regrown.
+        let room = self.pending.len();
+        let batch: Arc<[LogEntry]> =
+            std::mem::replace(&mut self.pending, Vec::with_capacity(room)).into();
         self.pending_bytes = 0;
         self.ring.push_batch(batch.clone());
         self.bus.publish(DevServerEvent::Log(batch.into()));
