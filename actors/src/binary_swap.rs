@@ -44,16 +44,26 @@ pub fn install_binary(src: &Path, dst: &Path) -> io::Result<InstallOutcome> {
     result.map(|()| InstallOutcome::Installed)
 }
 
+/// The binary that [`install_built`] replaced, still open (`None` when there was none).
+///
+/// Why: the running plugin maps the replaced file, so when it exits the last reference goes
+/// and the kernel frees the file's storage in the exiting process (several milliseconds for
+/// tens of MiB on ext4), which delays its exit and so the relaunch. Held open here, that work
+/// happens where this is dropped: on a blocking thread once the new plugin serves.
+#[derive(Debug)]
+pub struct ReplacedBinary(pub Option<fs::File>);
+
 /// Moves the binary a build just wrote next to `dst` (same directory) into place with one
 /// rename: nothing is copied on the way to serving. When `dst` already holds exactly that
 /// binary, the new file is removed and nothing changes.
-pub fn install_built(next: &Path, dst: &Path) -> io::Result<InstallOutcome> {
+pub fn install_built(next: &Path, dst: &Path) -> io::Result<(InstallOutcome, ReplacedBinary)> {
     if same_contents(next, dst)? {
         fs::remove_file(next)?;
-        return Ok(InstallOutcome::Unchanged);
+        return Ok((InstallOutcome::Unchanged, ReplacedBinary(None)));
     }
+    let replaced = ReplacedBinary(fs::File::open(dst).ok());
     fs::rename(next, dst)?;
-    Ok(InstallOutcome::Installed)
+    Ok((InstallOutcome::Installed, replaced))
 }
 
 fn same_contents(a: &Path, b: &Path) -> io::Result<bool> {
@@ -142,24 +152,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (next, dst) = (dir.path().join(".plugin.next"), dir.path().join("plugin"));
         fs::write(&next, b"v1").unwrap();
-        assert_eq!(
-            install_built(&next, &dst).unwrap(),
-            InstallOutcome::Installed
-        );
+        let (outcome, replaced) = install_built(&next, &dst).unwrap();
+        assert_eq!(outcome, InstallOutcome::Installed);
+        assert!(replaced.0.is_none(), "nothing was there before");
         assert_eq!(fs::read(&dst).unwrap(), b"v1");
         assert!(!next.exists());
         fs::write(&next, b"v1").unwrap();
-        assert_eq!(
-            install_built(&next, &dst).unwrap(),
-            InstallOutcome::Unchanged
-        );
+        let (outcome, replaced) = install_built(&next, &dst).unwrap();
+        assert_eq!(outcome, InstallOutcome::Unchanged);
+        assert!(replaced.0.is_none());
         assert!(!next.exists(), "an identical build leaves nothing behind");
         fs::write(&next, b"v2").unwrap();
-        assert_eq!(
-            install_built(&next, &dst).unwrap(),
-            InstallOutcome::Installed
-        );
+        let (outcome, replaced) = install_built(&next, &dst).unwrap();
+        assert_eq!(outcome, InstallOutcome::Installed);
         assert_eq!(fs::read(&dst).unwrap(), b"v2");
+        let mut old = Vec::new();
+        replaced
+            .0
+            .expect("the replaced binary is held open")
+            .read_to_end(&mut old)
+            .unwrap();
+        assert_eq!(old, b"v1", "the replaced file itself, not the new one");
         assert!(install_built(&dir.path().join("none"), &dst).is_err());
         assert_eq!(
             fs::read(&dst).unwrap(),

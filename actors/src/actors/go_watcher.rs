@@ -418,10 +418,11 @@ impl GoWatcherActor {
         let logs = self.build_logs.clone();
         let work = async move {
             let (next, installed) = (src.clone(), dst.clone());
-            let outcome = tokio::task::spawn_blocking(move || install_built(&next, &installed))
-                .await
-                .map_err(|e| format!("installing the binary panicked: {e}"))?
-                .map_err(|e| format!("cannot install the binary at {}: {e}", dst.display()))?;
+            let (outcome, replaced) =
+                tokio::task::spawn_blocking(move || install_built(&next, &installed))
+                    .await
+                    .map_err(|e| format!("installing the binary panicked: {e}"))?
+                    .map_err(|e| format!("cannot install the binary at {}: {e}", dst.display()))?;
             let changed = outcome == InstallOutcome::Installed;
             if changed {
                 logs.info(format!("installed {}", dst.display()));
@@ -432,9 +433,6 @@ impl GoWatcherActor {
                     "the new binary is identical to the installed one; the running plugin stays",
                 );
             }
-            // `build/bin/plugin` in the plugin directory, as Omniview's own build leaves it,
-            // is refreshed beside the relaunch, not before it.
-            let refresh = refresh_build_copy(dst.clone(), build_copy, logs.clone());
             let reload = async {
                 match reloader {
                     Reloader::BuiltIn(plugin) => plugin
@@ -455,7 +453,13 @@ impl GoWatcherActor {
                     }
                 }
             };
-            let ((), reloaded) = futures::join!(refresh, reload);
+            let reloaded = reload.await;
+            // The old plugin is gone: its binary's storage is freed here, off the relaunch.
+            tokio::task::spawn_blocking(move || drop(replaced));
+            // `build/bin/plugin` in the plugin directory, as Omniview's own build leaves it,
+            // is refreshed once the new plugin serves: its copy would compete with the
+            // relaunch for these cores and the disk.
+            refresh_build_copy(dst.clone(), build_copy, logs.clone()).await;
             reloaded
         };
         work.into_actor(self)
