@@ -47,6 +47,7 @@ pub mod package_manager;
 pub mod pid_check;
 pub mod plugin_id;
 pub mod plugin_lock;
+pub mod plugin_status;
 pub mod ports;
 pub mod process;
 pub mod registry;

@@ -1,65 +1,107 @@
-//! Noticing a child actor that died without its normal stop path.
+//! A child actor's link to its parent: the one report every child sends ([`ChildReport`]),
+//! and how a child that died is noticed.
 //!
 //! An actix handler that panics kills its actor: no `stopping`/`stopped`, later sends fail.
 //! The actor value is still dropped while the panic unwinds, so each child owns an armed
-//! [`ExitNotice`]; its `Drop` tells the parent at once, with the process group the child was
-//! running (which outlives the actor and must be stopped before a replacement starts). A child
-//! that stops normally disarms it first.
+//! [`ExitNotice`]; its `Drop` tells the parent at once ([`ChildEvent::Gone`]), with the
+//! process group the child was running (which outlives the actor and must be stopped before a
+//! replacement starts). A child that stops normally disarms it first.
+//!
+//! Where messages live: a command sits beside its receiver (`StopVite` in `vite.rs`,
+//! `ReloadProcess` in `plugin.rs`), a report beside its sender; this report is sent by every
+//! child, so it sits here, with the link the children share.
 
 use actix::prelude::*;
 
-/// Which child of a plugin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ChildKind {
-    Vite,
-    GoWatcher,
-    PluginProcess,
+pub use crate::plugin_status::ChildKind;
+use crate::plugin_status::StatusEvent;
+use crate::restart::ExitKind;
+use crate::types::{BuildError, DevProcessStatus};
+
+/// What a child tells its parent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChildEvent {
+    /// A change of the child's part of the plugin's state.
+    Changed(StatusEvent),
+    /// A build failed with these compiler errors (published as `plugin/devserver/error`,
+    /// before the status that follows).
+    BuildErrors(Vec<BuildError>),
+    /// The child's run ended without a stop request; its process group is gone.
+    /// `vite_port`: the port a Vite run ended on.
+    Ended {
+        exit: ExitKind,
+        reason: String,
+        vite_port: Option<u16>,
+    },
+    /// The child actor died (it panicked); the process group it ran, if any, outlives it.
+    Gone { pgid: Option<i32> },
 }
 
-impl ChildKind {
-    /// The name used in logs and errors.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Vite => "vite",
-            Self::GoWatcher => "go watcher",
-            Self::PluginProcess => "plugin process",
+/// A report of instance `generation` of a child: the parent ignores reports of instances it
+/// has replaced.
+#[derive(Message, Debug, Clone, PartialEq)]
+#[rtype(result = "()")]
+pub struct ChildReport {
+    pub kind: ChildKind,
+    pub generation: u64,
+    pub event: ChildEvent,
+}
+
+/// Where a child reports to, and which child it is.
+#[derive(Clone)]
+pub struct ParentLink {
+    to: Recipient<ChildReport>,
+    kind: ChildKind,
+    generation: u64,
+}
+
+impl ParentLink {
+    /// The link of instance `generation` of `kind`, reporting to `to`.
+    pub fn new(to: Recipient<ChildReport>, kind: ChildKind, generation: u64) -> Self {
+        Self {
+            to,
+            kind,
+            generation,
+        }
+    }
+
+    /// Sends `event` to the parent.
+    pub fn report(&self, event: ChildEvent) {
+        self.to.do_send(ChildReport {
+            kind: self.kind,
+            generation: self.generation,
+            event,
+        });
+    }
+
+    /// Reports a new status (and the reason, when it failed).
+    pub fn status(&self, status: DevProcessStatus, error: Option<String>) {
+        self.report(ChildEvent::Changed(StatusEvent::Status {
+            status,
+            error,
+            port: None,
+        }));
+    }
+
+    /// An armed notice for this child (see the module doc).
+    pub fn exit_notice(&self) -> ExitNotice {
+        ExitNotice {
+            link: self.clone(),
+            pgid: None,
+            armed: true,
         }
     }
 }
 
-/// A child actor ended without disarming its notice (it panicked).
-#[derive(Message, Debug, Clone, PartialEq, Eq)]
-#[rtype(result = "()")]
-pub struct ChildGone {
-    pub kind: ChildKind,
-    /// Which instance of the child (the parent ignores notices of replaced instances).
-    pub generation: u64,
-    /// The process group the child was running, if any.
-    pub pgid: Option<i32>,
-}
-
-/// Sends [`ChildGone`] when dropped while armed; see the module doc.
+/// Reports [`ChildEvent::Gone`] when dropped while armed; see the module doc.
 pub struct ExitNotice {
-    parent: Recipient<ChildGone>,
-    kind: ChildKind,
-    generation: u64,
+    link: ParentLink,
     /// The child keeps this up to date with the process group it runs.
     pub pgid: Option<i32>,
     armed: bool,
 }
 
 impl ExitNotice {
-    /// An armed notice for instance `generation` of `kind`.
-    pub fn new(parent: Recipient<ChildGone>, kind: ChildKind, generation: u64) -> Self {
-        Self {
-            parent,
-            kind,
-            generation,
-            pgid: None,
-            armed: true,
-        }
-    }
-
     /// The child is stopping through its normal path: no notice.
     pub fn disarm(&mut self) {
         self.armed = false;
@@ -69,11 +111,7 @@ impl ExitNotice {
 impl Drop for ExitNotice {
     fn drop(&mut self) {
         if self.armed {
-            self.parent.do_send(ChildGone {
-                kind: self.kind,
-                generation: self.generation,
-                pgid: self.pgid,
-            });
+            self.link.report(ChildEvent::Gone { pgid: self.pgid });
         }
     }
 }

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use notify::{Event, EventKind};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
-use super::child_guard::{ChildGone, ChildKind, ExitNotice};
+use super::child_guard::{ChildEvent, ExitNotice, ParentLink};
 use super::child_output::{forward_child, level_for_line, ChildExited, ChildLines, OutputTail};
 use super::log_buffer::LogSink;
+use super::plugin::ReloadProcess;
 use crate::binary_swap::{install_binary, install_built, InstallOutcome};
 use crate::build_errors::parse_build_errors;
 use crate::debounce::Debounce;
@@ -30,13 +31,7 @@ pub enum Reloader {
     BuiltIn(Recipient<ReloadProcess>),
 }
 
-/// Asks the plugin actor to (re)launch the plugin process: always when the binary changed,
-/// and when it did not, only if no process runs yet. Answers once the new process serves.
-#[derive(Message, Debug, Clone, Copy)]
-#[rtype(result = "Result<(), String>")]
-pub struct ReloadProcess {
-    pub binary_changed: bool,
-}
+use crate::plugin_status::StatusEvent;
 use crate::process::{describe_exit, ProcessSpec};
 use crate::registry::ProcessRegistry;
 use crate::types::{BuildError, DevProcessStatus, LogLevel, LogSource};
@@ -52,18 +47,6 @@ const RELOAD_TIMEOUT: Duration = Duration::from_secs(60);
 const MAX_BUILD_OUTPUT_LINES: usize = 5000;
 /// How long a cancelled build gets to end after SIGTERM before SIGKILL.
 const CANCEL_GRACE: Duration = Duration::from_millis(500);
-
-/// What the Go watcher tells its parent.
-#[derive(Message, Debug, Clone, PartialEq)]
-#[rtype(result = "()")]
-pub struct GoStatusChanged {
-    pub status: DevProcessStatus,
-    pub error: Option<String>,
-    /// Set when a build finished: how long it took and when it ended.
-    pub build: Option<(Duration, DateTime<Utc>)>,
-    /// Compiler errors of a failed build (published as `plugin/devserver/error`).
-    pub errors: Vec<BuildError>,
-}
 
 /// How the Go watcher builds and installs.
 #[derive(Clone)]
@@ -98,7 +81,7 @@ struct RunningBuild {
 /// See the module doc.
 pub struct GoWatcherActor {
     settings: GoWatcherSettings,
-    parent: Recipient<GoStatusChanged>,
+    parent: ParentLink,
     notice: ExitNotice,
     watch_logs: LogSink,
     build_logs: LogSink,
@@ -115,21 +98,19 @@ pub struct GoWatcherActor {
 }
 
 impl GoWatcherActor {
-    /// Instance `generation` of the watcher for `settings.dev_path`; it builds once as soon
+    /// A watcher for `settings.dev_path` reporting through `parent`; it builds once as soon
     /// as it starts.
     pub fn new(
         settings: GoWatcherSettings,
-        generation: u64,
-        parent: (Recipient<GoStatusChanged>, Recipient<ChildGone>),
+        parent: ParentLink,
         logs: LogSink,
         reloader: Reloader,
     ) -> Self {
         let debounce = Debounce::new(settings.debounce, settings.max_wait);
-        let (parent, gone) = parent;
         Self {
             settings,
+            notice: parent.exit_notice(),
             parent,
-            notice: ExitNotice::new(gone, ChildKind::GoWatcher, generation),
             watch_logs: logs.with_source(LogSource::GoWatch),
             build_logs: logs.with_source(LogSource::GoBuild),
             reloader,
@@ -146,12 +127,7 @@ impl GoWatcherActor {
     }
 
     fn report(&self, status: DevProcessStatus, error: Option<String>) {
-        self.parent.do_send(GoStatusChanged {
-            status,
-            error,
-            build: None,
-            errors: Vec::new(),
-        });
+        self.parent.status(status, error);
     }
 
     fn start_watching(&mut self, ctx: &mut Context<Self>) -> notify::Result<()> {
@@ -391,9 +367,26 @@ impl GoWatcherActor {
         self.cancel_build(pgid, ctx);
     }
 
-    fn finish_build(&mut self, status: GoStatusChanged, ctx: &mut Context<Self>) {
+    /// A build ended (`status`, `error`) after `duration`; `errors`: what the compiler
+    /// reported, published before the status.
+    fn finish_build(
+        &mut self,
+        (status, error): (DevProcessStatus, Option<String>),
+        duration: Duration,
+        errors: Vec<BuildError>,
+        ctx: &mut Context<Self>,
+    ) {
         self.build = None;
-        self.parent.do_send(status);
+        if !errors.is_empty() {
+            self.parent.report(ChildEvent::BuildErrors(errors));
+        }
+        self.parent
+            .report(ChildEvent::Changed(StatusEvent::BuildEnded {
+                status,
+                error,
+                duration,
+                at: Utc::now(),
+            }));
         if self.rebuild_after && !self.stopping {
             self.rebuild_after = false;
             self.watch_logs
@@ -464,25 +457,14 @@ impl GoWatcherActor {
         };
         work.into_actor(self)
             .map(move |res: Result<(), String>, act, ctx| {
-                let build = Some((duration, Utc::now()));
-                let status = match res {
-                    Ok(()) => GoStatusChanged {
-                        status: DevProcessStatus::Ready,
-                        error: None,
-                        build,
-                        errors: Vec::new(),
-                    },
+                let outcome = match res {
+                    Ok(()) => (DevProcessStatus::Ready, None),
                     Err(msg) => {
                         act.build_logs.error(msg.clone());
-                        GoStatusChanged {
-                            status: DevProcessStatus::Error,
-                            error: Some(msg),
-                            build,
-                            errors: Vec::new(),
-                        }
+                        (DevProcessStatus::Error, Some(msg))
                     }
                 };
-                act.finish_build(status, ctx);
+                act.finish_build(outcome, duration, Vec::new(), ctx);
             })
             .spawn(ctx);
     }
@@ -691,13 +673,12 @@ impl Handler<ChildExited> for GoWatcherActor {
         }
         self.build_logs
             .error(format!("{summary}; keeping the previous binary"));
-        let status = GoStatusChanged {
-            status: DevProcessStatus::Error,
-            error: Some(summary),
-            build: Some((duration, Utc::now())),
+        self.finish_build(
+            (DevProcessStatus::Error, Some(summary)),
+            duration,
             errors,
-        };
-        self.finish_build(status, ctx);
+            ctx,
+        );
     }
 }
 

@@ -8,24 +8,20 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use super::child_guard::{ChildGone, ChildKind};
-use super::go_watcher::{
-    GoStatusChanged, GoWatcherActor, GoWatcherSettings, ReloadProcess, Reloader, RequestBuild,
-    StopGoWatcher,
-};
+use super::child_guard::{ChildEvent, ChildKind, ChildReport, ParentLink};
+use super::go_watcher::{GoWatcherActor, GoWatcherSettings, Reloader, RequestBuild, StopGoWatcher};
 use super::log_buffer::{GetLogs, LogBufferActor, LogSink, PublishInOrder, StopLogBuffer};
-use super::plugin_process::{
-    PluginProcessActor, PluginProcessChanged, PluginProcessEnded, PluginProcessParent,
-    PluginProcessSettings, StopPluginProcess,
-};
+use super::plugin_process::{PluginProcessActor, PluginProcessSettings, StopPluginProcess};
 use super::port_allocator::{PortAllocatorActor, ReleasePluginPorts};
-use super::vite::{StopVite, ViteActor, ViteEnded, ViteParent, ViteSettings, ViteStatusChanged};
+use super::vite::{StopVite, ViteActor, ViteSettings};
 use crate::error::DevServerError;
 use crate::events::DevServerEvent;
 use crate::host::PluginHost;
-use crate::restart::{random_jitter, Decision, ExitKind, RestartPolicy, RestartTracker};
+use crate::plugin_status::{plan_for_end, restart_begins, PluginStatus, StatusEvent};
+use crate::restart::{random_jitter, ExitKind, RestartPolicy, RestartTracker};
 use crate::types::{
-    BuildErrorsPayload, DevProcessStatus, DevServerMode, DevServerState, LogEntry, LogSource,
+    BuildErrorsPayload, DevProcessStatus, DevServerMode, DevServerState, LogEntry, LogLevel,
+    LogSource,
 };
 
 /// What a plugin actor starts; the supervisor has validated it.
@@ -85,7 +81,8 @@ struct PendingReload {
 
 /// See the module doc.
 pub struct PluginActor {
-    state: DevServerState,
+    /// The published state and the errors behind `lastError`.
+    status: PluginStatus,
     vite_settings: Option<ViteSettings>,
     go_settings: Option<GoWatcherSettings>,
     process_settings: Option<PluginProcessSettings>,
@@ -102,9 +99,6 @@ pub struct PluginActor {
     process_sup: Supervision,
     pending_reload: Option<PendingReload>,
     next_generation: u64,
-    /// Each child's standing error: when the one shown in `lastError` clears, another child's
-    /// error that still stands takes its place, so an `error` status never shows no reason.
-    standing_errors: Vec<(ChildKind, String)>,
     stopping: bool,
 }
 
@@ -118,7 +112,7 @@ impl PluginActor {
     ) -> Self {
         let manager_log = LogSink::new(logs.clone(), LogSource::Manager);
         Self {
-            state: initial_state(&plan),
+            status: PluginStatus::new(initial_state(&plan)),
             vite_settings: plan.vite.map(|(settings, _)| settings),
             go_settings: plan.go,
             process_settings: plan.process,
@@ -135,7 +129,6 @@ impl PluginActor {
             process_sup: Supervision::new(plan.process_policy),
             pending_reload: None,
             next_generation: 0,
-            standing_errors: Vec::new(),
             stopping: false,
         }
     }
@@ -167,7 +160,7 @@ impl PluginActor {
 
     /// The state right after start, before any child reported.
     pub fn initial_state(&self) -> DevServerState {
-        self.state.clone()
+        self.status.state().clone()
     }
 
     /// Publishes through the log buffer so the event follows the log lines before it.
@@ -175,47 +168,27 @@ impl PluginActor {
         self.logs.do_send(PublishInOrder(event));
     }
 
-    fn publish_if_changed(&mut self, before: DevServerState) {
-        if self.state.vite_status != DevProcessStatus::Ready {
-            self.state.vite_url.clear();
+    /// Applies a change of child `kind` and publishes the state if it changed.
+    fn apply(&mut self, kind: ChildKind, event: StatusEvent) {
+        if let Some(state) = self.status.apply(kind, event) {
+            self.publish(DevServerEvent::Status(state));
         }
-        if self.state != before {
-            self.publish(DevServerEvent::Status(self.state.clone()));
-        }
-    }
-
-    /// `lastError` is the newest error of a child that still stands: a child that recovers
-    /// (ready or starting again) takes its own error with it.
-    fn apply_error(&mut self, side: ChildKind, status: DevProcessStatus, error: Option<String>) {
-        match error {
-            Some(e) => {
-                self.standing_errors.retain(|(k, _)| *k != side);
-                self.standing_errors.push((side, e));
-            }
-            None if matches!(status, DevProcessStatus::Ready | DevProcessStatus::Starting) => {
-                self.standing_errors.retain(|(k, _)| *k != side);
-            }
-            None => return,
-        }
-        self.state.last_error = self
-            .standing_errors
-            .last()
-            .map(|(_, e)| e.clone())
-            .unwrap_or_default();
     }
 
     fn set_status(&mut self, kind: ChildKind, status: DevProcessStatus, error: Option<String>) {
-        let before = self.state.clone();
-        match kind {
-            ChildKind::Vite => self.state.vite_status = status,
-            ChildKind::GoWatcher => self.state.go_status = status,
-            // The process has no status field of its own: `grpcConnected` tells.
-            ChildKind::PluginProcess => {
-                self.state.grpc_connected = status == DevProcessStatus::Ready
-            }
-        }
-        self.apply_error(kind, status, error);
-        self.publish_if_changed(before);
+        self.apply(
+            kind,
+            StatusEvent::Status {
+                status,
+                error,
+                port: None,
+            },
+        );
+    }
+
+    /// Where instance `generation` of child `kind` reports to.
+    fn link(&self, kind: ChildKind, generation: u64, ctx: &Context<Self>) -> ParentLink {
+        ParentLink::new(ctx.address().recipient(), kind, generation)
     }
 
     fn generation(&mut self) -> u64 {
@@ -228,17 +201,10 @@ impl PluginActor {
             return;
         };
         let generation = self.generation();
-        let me = ctx.address();
-        let parent = ViteParent {
-            status: me.clone().recipient(),
-            ended: me.clone().recipient(),
-            gone: me.recipient(),
-        };
         let actor = ViteActor::new(
             settings,
-            generation,
-            self.state.vite_port,
-            parent,
+            self.status.state().vite_port,
+            self.link(ChildKind::Vite, generation, ctx),
             self.manager_log.with_source(LogSource::Vite),
             self.ports.clone(),
         );
@@ -252,16 +218,14 @@ impl PluginActor {
             return;
         };
         let generation = self.generation();
-        let me = ctx.address();
         let reloader = if self.process_settings.is_some() {
-            Reloader::BuiltIn(me.clone().recipient())
+            Reloader::BuiltIn(ctx.address().recipient())
         } else {
             Reloader::Host(self.host.clone())
         };
         let actor = GoWatcherActor::new(
             settings,
-            generation,
-            (me.clone().recipient(), me.recipient()),
+            self.link(ChildKind::GoWatcher, generation, ctx),
             self.manager_log.clone(),
             reloader,
         );
@@ -275,19 +239,12 @@ impl PluginActor {
             return;
         };
         if let Some(d) = settings.devinfo.as_mut() {
-            d.vite_port = self.state.vite_port;
+            d.vite_port = self.status.state().vite_port;
         }
         let generation = self.generation();
-        let me = ctx.address();
-        let parent = PluginProcessParent {
-            changed: me.clone().recipient(),
-            ended: me.clone().recipient(),
-            gone: me.recipient(),
-        };
         let actor = PluginProcessActor::new(
             settings,
-            generation,
-            parent,
+            self.link(ChildKind::PluginProcess, generation, ctx),
             self.manager_log.with_source(LogSource::Plugin),
         );
         self.process_sup.generation = generation;
@@ -333,62 +290,73 @@ impl PluginActor {
         let tracker = &mut self.supervision(kind).tracker;
         let policy = tracker.policy();
         let decision = tracker.ended(Instant::now(), exit, random_jitter());
-        let name = kind.name();
-        match decision {
-            Decision::Restart { delay, attempt } => {
-                self.manager_log.warn(format!(
-                    "{reason}; restarting {name} in {} (restart {attempt} of at most {} per {})",
-                    human(delay),
-                    policy.max_restarts,
-                    human(policy.window)
-                ));
-                self.state.restarts += 1;
-                self.set_status(kind, DevProcessStatus::Error, Some(reason));
-                let timer = ctx.run_later(delay, move |act, ctx| {
-                    act.supervision(kind).restart_timer = None;
-                    if act.stopping {
-                        return;
-                    }
-                    act.set_status(kind, DevProcessStatus::Starting, None);
-                    act.start_child(kind, ctx);
-                });
-                self.supervision(kind).restart_timer = Some(timer);
-            }
-            Decision::GiveUp { crashes } => {
-                let msg = format!(
-                    "{name} crashed {crashes} times in {}; giving up (restart limit: {} per {}). Last failure: {reason}. Restart the dev server to try again.",
-                    human(policy.window),
-                    policy.max_restarts,
-                    human(policy.window)
-                );
-                self.manager_log.error(msg.clone());
-                self.set_status(kind, DevProcessStatus::Error, Some(msg));
-            }
-            Decision::Leave => {
-                self.manager_log.info(format!(
-                    "{reason}; not restarting {name} ({} restart policy)",
-                    policy.restart
-                ));
-                let status = if exit == ExitKind::Normal {
-                    DevProcessStatus::Stopped
-                } else {
-                    DevProcessStatus::Error
-                };
-                let error = (exit == ExitKind::Abnormal).then_some(reason);
-                self.set_status(kind, status, error);
-            }
+        let plan = plan_for_end(kind, exit, reason, decision, &policy);
+        match plan.log {
+            (LogLevel::Error, line) => self.manager_log.error(line),
+            (LogLevel::Warn, line) => self.manager_log.warn(line),
+            (_, line) => self.manager_log.info(line),
+        }
+        self.apply(kind, plan.event);
+        if let Some(delay) = plan.restart_after {
+            let timer = ctx.run_later(delay, move |act, ctx| {
+                act.supervision(kind).restart_timer = None;
+                if act.stopping {
+                    return;
+                }
+                act.apply(kind, restart_begins());
+                act.start_child(kind, ctx);
+            });
+            self.supervision(kind).restart_timer = Some(timer);
         }
     }
-}
 
-/// "250 ms", "2 s", "1.5 s".
-fn human(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{} ms", d.as_millis())
-    } else if d.subsec_millis() == 0 {
-        format!("{} s", d.as_secs())
-    } else {
-        format!("{:.1} s", d.as_secs_f64())
+    /// A child actor died (panicked): stop the process group it ran (it outlives the actor),
+    /// then treat it as an abnormal end of that child, unless it was replaced meanwhile.
+    fn child_gone(
+        &mut self,
+        kind: ChildKind,
+        generation: u64,
+        pgid: Option<i32>,
+        ctx: &mut Context<Self>,
+    ) {
+        let current = self.supervision(kind).generation;
+        let (grace, registry) = match (
+            &self.vite_settings,
+            &self.go_settings,
+            &self.process_settings,
+        ) {
+            (Some(v), _, _) => (v.stop_grace, v.registry.clone()),
+            (None, Some(g), _) => (g.stop_grace, g.registry.clone()),
+            (None, None, Some(p)) => (crate::process::DEFAULT_STOP_GRACE, p.registry.clone()),
+            (None, None, None) => return,
+        };
+        let name = kind.name();
+        self.manager_log.error(format!(
+            "the {name} actor failed (it panicked){}",
+            if pgid.is_some() {
+                "; stopping the process it ran"
+            } else {
+                ""
+            }
+        ));
+        async move {
+            if let Some(pgid) = pgid {
+                registry.stop(pgid, grace).await;
+            }
+        }
+        .into_actor(self)
+        .map(move |(), act, ctx| {
+            if generation != current || act.stopping {
+                return;
+            }
+            act.clear_child(kind);
+            let reason = format!("the {name} actor failed");
+            if kind == ChildKind::PluginProcess {
+                act.finish_reload(generation, Err(reason.clone()));
+            }
+            act.child_ended(kind, ExitKind::Abnormal, reason, ctx);
+        })
+        .wait(ctx);
     }
 }
 
@@ -396,10 +364,11 @@ impl Actor for PluginActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.publish(DevServerEvent::Status(self.state.clone()));
+        let state = self.status.state().clone();
+        self.publish(DevServerEvent::Status(state.clone()));
         self.manager_log.info(format!(
             "dev server starting for {} ({})",
-            self.state.plugin_id, self.state.dev_path
+            state.plugin_id, state.dev_path
         ));
         if self.vite_settings.is_none() {
             self.manager_log
@@ -414,116 +383,75 @@ impl Actor for PluginActor {
     }
 }
 
-impl Handler<ViteStatusChanged> for PluginActor {
+impl Handler<ChildReport> for PluginActor {
     type Result = ();
 
-    fn handle(&mut self, msg: ViteStatusChanged, _: &mut Self::Context) {
-        if self.stopping || msg.generation != self.vite_sup.generation {
+    fn handle(&mut self, msg: ChildReport, ctx: &mut Self::Context) {
+        let ChildReport {
+            kind,
+            generation,
+            event,
+        } = msg;
+        if let ChildEvent::Gone { pgid } = event {
+            // Its process group is stopped even when the child was already replaced.
+            self.child_gone(kind, generation, pgid, ctx);
             return;
         }
-        let before = self.state.clone();
-        self.state.vite_status = msg.status;
-        self.state.vite_port = msg.port;
-        self.state.vite_url = if msg.status == DevProcessStatus::Ready {
-            DevServerState::vite_url_for(msg.port)
-        } else {
-            String::new()
-        };
-        self.apply_error(ChildKind::Vite, msg.status, msg.error);
-        self.publish_if_changed(before);
-    }
-}
-
-impl Handler<ViteEnded> for PluginActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: ViteEnded, ctx: &mut Self::Context) {
-        if msg.generation != self.vite_sup.generation {
+        if generation != self.supervision(kind).generation {
             return;
         }
-        self.vite = None;
-        self.state.vite_port = msg.port;
-        self.child_ended(ChildKind::Vite, msg.kind, msg.reason, ctx);
-    }
-}
-
-impl Handler<ChildGone> for PluginActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: ChildGone, ctx: &mut Self::Context) {
-        let current = self.supervision(msg.kind).generation;
-        let (grace, registry) = match (
-            &self.vite_settings,
-            &self.go_settings,
-            &self.process_settings,
-        ) {
-            (Some(v), _, _) => (v.stop_grace, v.registry.clone()),
-            (None, Some(g), _) => (g.stop_grace, g.registry.clone()),
-            (None, None, Some(p)) => (crate::process::DEFAULT_STOP_GRACE, p.registry.clone()),
-            (None, None, None) => return,
-        };
-        let pgid = msg.pgid;
-        let name = msg.kind.name();
-        self.manager_log.error(format!(
-            "the {name} actor failed (it panicked){}",
-            if pgid.is_some() {
-                "; stopping the process it ran"
-            } else {
-                ""
+        match event {
+            ChildEvent::Changed(change) => {
+                if self.stopping {
+                    return;
+                }
+                let serving = kind == ChildKind::PluginProcess
+                    && matches!(
+                        change,
+                        StatusEvent::Status {
+                            status: DevProcessStatus::Ready,
+                            ..
+                        }
+                    );
+                self.apply(kind, change);
+                if serving {
+                    self.finish_reload(generation, Ok(()));
+                }
             }
-        ));
-        // The dead actor's process outlives it: stop it before a replacement starts.
-        async move {
-            if let Some(pgid) = pgid {
-                registry.stop(pgid, grace).await;
+            ChildEvent::BuildErrors(errors) => {
+                if !self.stopping {
+                    self.publish(DevServerEvent::BuildErrors(BuildErrorsPayload {
+                        plugin_id: self.status.state().plugin_id.clone(),
+                        errors,
+                    }));
+                }
             }
-        }
-        .into_actor(self)
-        .map(move |(), act, ctx| {
-            if msg.generation != current || act.stopping {
-                return;
+            ChildEvent::Ended {
+                exit,
+                reason,
+                vite_port,
+            } => {
+                self.clear_child(kind);
+                if let Some(port) = vite_port {
+                    self.status.note_vite_port(port);
+                }
+                if kind == ChildKind::PluginProcess {
+                    self.finish_reload(generation, Err(reason.clone()));
+                }
+                self.child_ended(kind, exit, reason, ctx);
             }
-            act.clear_child(msg.kind);
-            let reason = format!("the {name} actor failed");
-            if msg.kind == ChildKind::PluginProcess {
-                act.finish_reload(msg.generation, Err(reason.clone()));
-            }
-            act.child_ended(msg.kind, ExitKind::Abnormal, reason, ctx);
-        })
-        .wait(ctx);
-    }
-}
-
-impl Handler<PluginProcessChanged> for PluginActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: PluginProcessChanged, _: &mut Self::Context) {
-        if self.stopping || msg.generation != self.process_sup.generation {
-            return;
-        }
-        let status = if msg.connected {
-            DevProcessStatus::Ready
-        } else {
-            DevProcessStatus::Error
-        };
-        self.set_status(ChildKind::PluginProcess, status, msg.error);
-        if msg.connected {
-            self.finish_reload(msg.generation, Ok(()));
+            ChildEvent::Gone { .. } => {}
         }
     }
 }
 
-impl Handler<PluginProcessEnded> for PluginActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: PluginProcessEnded, ctx: &mut Self::Context) {
-        if msg.generation != self.process_sup.generation {
-            return;
-        }
-        self.process = None;
-        self.finish_reload(msg.generation, Err(msg.reason.clone()));
-        self.child_ended(ChildKind::PluginProcess, msg.kind, msg.reason, ctx);
-    }
+/// Asks the plugin actor to (re)launch the plugin process: always when the binary changed,
+/// and when it did not, only if no process runs yet. Answers once the new process serves.
+/// Sent by the Go watcher after it installed a build.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Result<(), String>")]
+pub struct ReloadProcess {
+    pub binary_changed: bool,
 }
 
 impl Handler<ReloadProcess> for PluginActor {
@@ -585,30 +513,6 @@ impl Handler<ReloadProcess> for PluginActor {
     }
 }
 
-impl Handler<GoStatusChanged> for PluginActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: GoStatusChanged, _: &mut Self::Context) {
-        if self.stopping {
-            return;
-        }
-        let before = self.state.clone();
-        self.state.go_status = msg.status;
-        if let Some((duration, at)) = msg.build {
-            self.state.last_build_duration = duration;
-            self.state.last_build_time = Some(at);
-        }
-        self.apply_error(ChildKind::GoWatcher, msg.status, msg.error);
-        if !msg.errors.is_empty() {
-            self.publish(DevServerEvent::BuildErrors(BuildErrorsPayload {
-                plugin_id: self.state.plugin_id.clone(),
-                errors: msg.errors,
-            }));
-        }
-        self.publish_if_changed(before);
-    }
-}
-
 /// The plugin's current state.
 #[derive(Message, Debug)]
 #[rtype(result = "DevServerState")]
@@ -618,7 +522,7 @@ impl Handler<GetState> for PluginActor {
     type Result = MessageResult<GetState>;
 
     fn handle(&mut self, _: GetState, _: &mut Self::Context) -> Self::Result {
-        MessageResult(self.state.clone())
+        MessageResult(self.status.state().clone())
     }
 }
 
@@ -645,7 +549,7 @@ impl Handler<Rebuild> for PluginActor {
     type Result = Result<(), DevServerError>;
 
     fn handle(&mut self, _: Rebuild, _: &mut Self::Context) -> Self::Result {
-        let id = self.state.plugin_id.clone();
+        let id = self.status.state().plugin_id.clone();
         if self.stopping {
             return Err(DevServerError::NotRunning(id));
         }
@@ -714,17 +618,18 @@ impl Handler<StopPlugin> for PluginActor {
             futures::join!(v, g, p);
         };
         Box::pin(stop_children.into_actor(self).then(move |(), act, _| {
+            let state = act.status.state();
             act.ports
-                .do_send(ReleasePluginPorts(act.state.plugin_id.clone()));
+                .do_send(ReleasePluginPorts(state.plugin_id.clone()));
             sink.info("dev server stopped");
-            let mut last = DevServerState::idle(&act.state.plugin_id);
-            last.dev_path = act.state.dev_path.clone();
+            let mut last = DevServerState::idle(&state.plugin_id);
+            last.dev_path = state.dev_path.clone();
             last.vite_status = DevProcessStatus::Stopped;
             last.go_status = DevProcessStatus::Stopped;
-            last.last_build_duration = act.state.last_build_duration;
-            last.last_build_time = act.state.last_build_time;
-            last.restarts = act.state.restarts;
-            act.state = last.clone();
+            last.last_build_duration = state.last_build_duration;
+            last.last_build_time = state.last_build_time;
+            last.restarts = state.restarts;
+            act.status.reset(last.clone());
             async move {
                 let _ = logs
                     .send(PublishInOrder(DevServerEvent::Status(last.clone())))

@@ -3,7 +3,7 @@
 //! connects over gRPC, checks health periodically, drains the plugin's output into its log,
 //! writes `.devinfo` for a running IDE, and stops the plugin gracefully (Shutdown RPC, up to
 //! 2 s, then SIGKILL). Like `ViteActor`, one actor is one run: when the process ends on its
-//! own (or stops answering health checks), the actor reports [`PluginProcessEnded`] and stops;
+//! own (or stops answering health checks), the actor reports `Ended` and stops;
 //! its `PluginActor` restarts it under the restart policy.
 
 use std::path::PathBuf;
@@ -14,7 +14,7 @@ use actix::prelude::*;
 use chrono::Utc;
 use tonic::transport::Channel;
 
-use super::child_guard::{ChildGone, ChildKind, ExitNotice};
+use super::child_guard::{ChildEvent, ExitNotice, ParentLink};
 use super::child_output::{
     forward_child, level_for_line, ChildExited, ChildLines, OutputTail, Pipe,
 };
@@ -26,7 +26,7 @@ use crate::hclog::parse_hclog;
 use crate::process::{describe_exit, ProcessSpec};
 use crate::registry::ProcessRegistry;
 use crate::restart::ExitKind;
-use crate::types::DevInfoFile;
+use crate::types::{DevInfoFile, DevProcessStatus};
 
 /// What go-plugin prints (and exits 1) when its magic cookie is missing or wrong.
 const COOKIE_REFUSAL: &str = "This binary is a plugin";
@@ -58,33 +58,6 @@ pub struct DevinfoSettings {
     pub path: PathBuf,
     pub version: String,
     pub vite_port: u16,
-}
-
-/// The plugin process's connection state changed.
-#[derive(Message, Debug, Clone, PartialEq, Eq)]
-#[rtype(result = "()")]
-pub struct PluginProcessChanged {
-    pub generation: u64,
-    /// SERVING on its last health check.
-    pub connected: bool,
-    pub error: Option<String>,
-}
-
-/// The plugin process ended without a stop request (or was killed as hung); its group is gone.
-#[derive(Message, Debug, Clone, PartialEq)]
-#[rtype(result = "()")]
-pub struct PluginProcessEnded {
-    pub generation: u64,
-    pub kind: ExitKind,
-    pub reason: String,
-}
-
-/// Where a plugin process actor reports to.
-#[derive(Clone)]
-pub struct PluginProcessParent {
-    pub changed: Recipient<PluginProcessChanged>,
-    pub ended: Recipient<PluginProcessEnded>,
-    pub gone: Recipient<ChildGone>,
 }
 
 #[derive(Clone)]
@@ -119,8 +92,7 @@ impl Phase {
 /// See the module doc.
 pub struct PluginProcessActor {
     settings: PluginProcessSettings,
-    generation: u64,
-    parent: PluginProcessParent,
+    parent: ParentLink,
     notice: ExitNotice,
     logs: LogSink,
     phase: Phase,
@@ -134,17 +106,11 @@ pub struct PluginProcessActor {
 }
 
 impl PluginProcessActor {
-    /// Instance `generation` of the plugin process.
-    pub fn new(
-        settings: PluginProcessSettings,
-        generation: u64,
-        parent: PluginProcessParent,
-        logs: LogSink,
-    ) -> Self {
-        let notice = ExitNotice::new(parent.gone.clone(), ChildKind::PluginProcess, generation);
+    /// One run of the plugin process, reporting through `parent`.
+    pub fn new(settings: PluginProcessSettings, parent: ParentLink, logs: LogSink) -> Self {
+        let notice = parent.exit_notice();
         Self {
             settings,
-            generation,
             parent,
             notice,
             logs,
@@ -162,12 +128,14 @@ impl PluginProcessActor {
         self.phase = phase;
     }
 
+    /// Reports whether the plugin serves (`grpcConnected`), and why not.
     fn report(&self, connected: bool, error: Option<String>) {
-        self.parent.changed.do_send(PluginProcessChanged {
-            generation: self.generation,
-            connected,
-            error,
-        });
+        let status = if connected {
+            DevProcessStatus::Ready
+        } else {
+            DevProcessStatus::Error
+        };
+        self.parent.status(status, error);
     }
 
     fn remove_devinfo(&self) {
@@ -189,10 +157,10 @@ impl PluginProcessActor {
         self.set_phase(Phase::Ended);
         self.remove_devinfo();
         let registry = self.settings.registry.clone();
-        let ended = PluginProcessEnded {
-            generation: self.generation,
-            kind,
+        let ended = ChildEvent::Ended {
+            exit: kind,
             reason,
+            vite_port: None,
         };
         async move {
             if let Some(pgid) = pgid {
@@ -201,7 +169,7 @@ impl PluginProcessActor {
         }
         .into_actor(self)
         .map(move |(), act, ctx| {
-            act.parent.ended.do_send(ended);
+            act.parent.report(ended);
             act.notice.disarm();
             ctx.stop();
         })

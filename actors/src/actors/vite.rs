@@ -2,7 +2,7 @@
 //! allocated port, detects readiness, and retries on another port when the port was taken.
 //!
 //! One actor is one run of Vite: when the process ends without being asked to, the actor
-//! stops what is left of its process group, reports [`ViteEnded`] and stops. Its parent
+//! stops what is left of its process group, reports `Ended` and stops. Its parent
 //! decides under the restart policy whether a new `ViteActor` takes over.
 
 use std::path::PathBuf;
@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::child_guard::{ChildGone, ChildKind, ExitNotice};
+use super::child_guard::{ChildEvent, ExitNotice, ParentLink};
 use super::child_output::{forward_child, level_for_line, ChildExited, ChildLines, OutputTail};
 use super::log_buffer::LogSink;
 use super::port_allocator::{AllocatePort, PortAllocatorActor, ReleasePort};
 use crate::package_manager::{dependencies_installed, PackageManager};
+use crate::plugin_status::StatusEvent;
 use crate::process::{describe_exit, ProcessSpec, StopOutcome};
 use crate::registry::ProcessRegistry;
 use crate::restart::ExitKind;
@@ -27,35 +28,6 @@ use crate::vite_ready::{is_port_in_use_line, is_ready_line};
 const PROBE_FAILURES: u32 = 2;
 /// How long a probe waits for Vite's answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// What the Vite actor tells its parent: the new status, the port, and an error if any.
-#[derive(Message, Debug, Clone, PartialEq)]
-#[rtype(result = "()")]
-pub struct ViteStatusChanged {
-    pub generation: u64,
-    pub status: DevProcessStatus,
-    pub port: u16,
-    pub error: Option<String>,
-}
-
-/// The Vite run ended without a stop request; its process group is gone.
-#[derive(Message, Debug, Clone, PartialEq)]
-#[rtype(result = "()")]
-pub struct ViteEnded {
-    pub generation: u64,
-    pub kind: ExitKind,
-    /// What happened, for logs and `lastError` ("Vite exited with code 1 after it was ready").
-    pub reason: String,
-    pub port: u16,
-}
-
-/// Where a Vite actor reports to.
-#[derive(Clone)]
-pub struct ViteParent {
-    pub status: Recipient<ViteStatusChanged>,
-    pub ended: Recipient<ViteEnded>,
-    pub gone: Recipient<ChildGone>,
-}
 
 /// How the Vite actor runs the package manager.
 #[derive(Clone)]
@@ -112,9 +84,8 @@ impl Phase {
 /// Runs one plugin's Vite dev server; see the module doc.
 pub struct ViteActor {
     settings: ViteSettings,
-    generation: u64,
     port: u16,
-    parent: ViteParent,
+    parent: ParentLink,
     notice: ExitNotice,
     logs: LogSink,
     ports: Addr<PortAllocatorActor>,
@@ -134,20 +105,18 @@ pub struct ViteActor {
 }
 
 impl ViteActor {
-    /// Instance `generation` of the Vite actor, for an already allocated `port`.
+    /// A Vite actor reporting through `parent`, for an already allocated `port`.
     pub fn new(
         settings: ViteSettings,
-        generation: u64,
         port: u16,
-        parent: ViteParent,
+        parent: ParentLink,
         logs: LogSink,
         ports: Addr<PortAllocatorActor>,
     ) -> Self {
         let retries_left = settings.port_retries;
-        let notice = ExitNotice::new(parent.gone.clone(), ChildKind::Vite, generation);
+        let notice = parent.exit_notice();
         Self {
             settings,
-            generation,
             port,
             parent,
             notice,
@@ -167,12 +136,11 @@ impl ViteActor {
     }
 
     fn report(&self, status: DevProcessStatus, error: Option<String>) {
-        self.parent.status.do_send(ViteStatusChanged {
-            generation: self.generation,
+        self.parent.report(ChildEvent::Changed(StatusEvent::Status {
             status,
-            port: self.port,
             error,
-        });
+            port: Some(self.port),
+        }));
     }
 
     /// Probes the port every `probe_interval` while this run is ready; the interval dies
@@ -220,11 +188,10 @@ impl ViteActor {
             self.logs.info(reason.clone());
         }
         self.set_phase(Phase::Ended);
-        let ended = ViteEnded {
-            generation: self.generation,
-            kind,
+        let ended = ChildEvent::Ended {
+            exit: kind,
             reason,
-            port: self.port,
+            vite_port: Some(self.port),
         };
         let grace = self.settings.stop_grace;
         let registry = self.settings.registry.clone();
@@ -236,7 +203,7 @@ impl ViteActor {
         }
         .into_actor(self)
         .map(move |(), act, ctx| {
-            act.parent.ended.do_send(ended);
+            act.parent.report(ended);
             act.notice.disarm();
             ctx.stop();
         })
