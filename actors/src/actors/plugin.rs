@@ -18,6 +18,7 @@ use crate::error::DevServerError;
 use crate::events::DevServerEvent;
 use crate::host::PluginHost;
 use crate::plugin_status::{plan_for_end, restart_begins, PluginStatus, StatusEvent};
+use crate::registry::ProcessRegistry;
 use crate::restart::{random_jitter, ExitKind, RestartPolicy, RestartTracker};
 use crate::types::{
     BuildErrorsPayload, DevProcessStatus, DevServerMode, DevServerState, LogEntry, LogLevel,
@@ -39,6 +40,10 @@ pub struct PluginPlan {
     pub vite_policy: RestartPolicy,
     pub go_watcher_policy: RestartPolicy,
     pub process_policy: RestartPolicy,
+    /// Where the plugin's process groups are recorded; stops the group of a child that died.
+    pub registry: Arc<ProcessRegistry>,
+    /// How long a process group gets after SIGTERM.
+    pub stop_grace: Duration,
 }
 
 /// The state of a plugin whose children are about to start.
@@ -99,6 +104,8 @@ pub struct PluginActor {
     process_sup: Supervision,
     pending_reload: Option<PendingReload>,
     next_generation: u64,
+    registry: Arc<ProcessRegistry>,
+    stop_grace: Duration,
     stopping: bool,
 }
 
@@ -129,6 +136,8 @@ impl PluginActor {
             process_sup: Supervision::new(plan.process_policy),
             pending_reload: None,
             next_generation: 0,
+            registry: plan.registry,
+            stop_grace: plan.stop_grace,
             stopping: false,
         }
     }
@@ -320,16 +329,7 @@ impl PluginActor {
         ctx: &mut Context<Self>,
     ) {
         let current = self.supervision(kind).generation;
-        let (grace, registry) = match (
-            &self.vite_settings,
-            &self.go_settings,
-            &self.process_settings,
-        ) {
-            (Some(v), _, _) => (v.stop_grace, v.registry.clone()),
-            (None, Some(g), _) => (g.stop_grace, g.registry.clone()),
-            (None, None, Some(p)) => (crate::process::DEFAULT_STOP_GRACE, p.registry.clone()),
-            (None, None, None) => return,
-        };
+        let (grace, registry) = (self.stop_grace, self.registry.clone());
         let name = kind.name();
         self.manager_log.error(format!(
             "the {name} actor failed (it panicked){}",

@@ -437,6 +437,7 @@ impl Handler<StartDevServer> for DevServerSupervisor {
                 .then(move |found, act, _| {
                     let ports = act.ports.clone();
                     let cfg = act.config.clone();
+                    let (registry, stop_grace) = (act.registry.clone(), cfg.stop_grace);
                     let (vite_policy, go_watcher_policy, process_policy) =
                         (cfg.vite_policy, cfg.go_watcher_policy, cfg.plugin_policy);
                     let planned = found.and_then(|found| match found {
@@ -483,6 +484,8 @@ impl Handler<StartDevServer> for DevServerSupervisor {
                                 vite_policy,
                                 go_watcher_policy,
                                 process_policy,
+                                registry,
+                                stop_grace,
                             },
                         )))
                     }
