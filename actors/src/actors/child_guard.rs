@@ -106,6 +106,12 @@ impl ExitNotice {
     pub fn disarm(&mut self) {
         self.armed = false;
     }
+
+    /// The child ends through its normal path with `event` as its last report.
+    pub fn last_report(&mut self, event: ChildEvent) {
+        self.link.report(event);
+        self.armed = false;
+    }
 }
 
 impl Drop for ExitNotice {
@@ -122,3 +128,23 @@ impl Drop for ExitNotice {
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "()")]
 pub struct PanicForTest;
+
+/// Lets a child actor take [`PanicForTest`]: its handler panics.
+#[cfg(feature = "test-hooks")]
+macro_rules! panics_for_tests {
+    ($actor:ty) => {
+        impl Handler<$crate::actors::child_guard::PanicForTest> for $actor {
+            type Result = ();
+
+            fn handle(
+                &mut self,
+                _: $crate::actors::child_guard::PanicForTest,
+                _: &mut Self::Context,
+            ) {
+                panic!(concat!(stringify!($actor), ": panic requested by a test"));
+            }
+        }
+    };
+}
+#[cfg(feature = "test-hooks")]
+pub(crate) use panics_for_tests;

@@ -11,7 +11,8 @@ use notify::{Event, EventKind};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::child_guard::{ChildEvent, ExitNotice, ParentLink};
-use super::child_output::{forward_child, level_for_line, ChildExited, ChildLines, OutputTail};
+use super::child_output::{level_for_line, ChildExited, ChildLines, OutputTail};
+use super::child_run::ChildRun;
 use super::log_buffer::LogSink;
 use super::plugin::ReloadProcess;
 use crate::binary_swap::{install_binary, install_built, InstallOutcome};
@@ -67,8 +68,8 @@ pub struct GoWatcherSettings {
 
 struct RunningBuild {
     run: u64,
-    /// `None` once the compiler exited and the binary is being installed and reloaded.
-    pgid: Option<i32>,
+    /// The compiler; `None` once it exited and the binary is being installed and reloaded.
+    child: Option<ChildRun>,
     started: Instant,
     output: Vec<String>,
     /// Lines of output beyond `MAX_BUILD_OUTPUT_LINES`, not kept.
@@ -244,13 +245,13 @@ impl GoWatcherActor {
         if self.stopping {
             return;
         }
-        if let Some(pgid) = self.build.as_ref().and_then(|b| b.pgid) {
+        if self.build.as_ref().is_some_and(|b| b.child.is_some()) {
             // The compiler is still reading sources that changed since: its result would be
             // stale, and a build that hangs (a FIFO among the sources) must not hold the loop.
             self.watch_logs
                 .info("sources changed during the build; cancelling it and building again");
             self.rebuild_after = true;
-            self.cancel_build(pgid, ctx);
+            self.cancel_build(ctx);
             return;
         }
         self.request_build(ctx);
@@ -296,17 +297,16 @@ impl GoWatcherActor {
         self.run += 1;
         self.tail.clear();
         self.build_logs.info(format!("$ {}", spec.display()));
-        match self.settings.registry.spawn(&spec) {
-            Ok((child, pgid)) => {
-                forward_child(child, self.run, ctx.address());
-                self.notice.pgid = Some(pgid);
+        match ChildRun::spawn(&self.settings.registry, &spec, self.run, ctx.address()) {
+            Ok(child) => {
+                self.notice.track(Some(&child));
                 let run = self.run;
                 let timeout = ctx.run_later(self.settings.build_timeout, move |act, ctx| {
                     act.on_build_timeout(run, ctx);
                 });
                 self.build = Some(RunningBuild {
                     run,
-                    pgid: Some(pgid),
+                    child: Some(child),
                     started: Instant::now(),
                     output: Vec::new(),
                     output_cut: 0,
@@ -325,18 +325,20 @@ impl GoWatcherActor {
 
     /// Stops the running compiler's process group; the build ends when it is gone, and the
     /// next one (if any was asked for) starts then, never beside it.
-    fn cancel_build(&mut self, pgid: i32, ctx: &mut Context<Self>) {
+    fn cancel_build(&mut self, ctx: &mut Context<Self>) {
         let Some(build) = self.build.as_mut() else {
             return;
         };
-        build.pgid = None;
+        let Some(child) = build.child.take() else {
+            return;
+        };
         build.cancelled = true;
         if let Some(t) = build.timeout.take() {
             ctx.cancel_future(t);
         }
-        self.notice.pgid = None;
-        let registry = self.settings.registry.clone();
-        async move { registry.stop(pgid, CANCEL_GRACE).await }
+        self.notice.track(None);
+        child
+            .stop(CANCEL_GRACE)
             .into_actor(self)
             .map(|_, act, ctx| {
                 act.build = None;
@@ -353,9 +355,9 @@ impl GoWatcherActor {
             return;
         };
         build.timeout = None;
-        let Some(pgid) = build.pgid else {
+        if build.child.is_none() {
             return;
-        };
+        }
         let limit = self.settings.build_timeout;
         let msg = format!(
             "the build did not finish within {}s and was stopped (a source file that is a FIFO or device, or a hung network mount, can block `go build`); the next save builds again",
@@ -364,7 +366,7 @@ impl GoWatcherActor {
         self.build_logs
             .error(format!("{msg}; keeping the previous binary"));
         self.report(DevProcessStatus::Error, Some(msg));
-        self.cancel_build(pgid, ctx);
+        self.cancel_build(ctx);
     }
 
     /// A build ended (`status`, `error`) after `duration`; `errors`: what the compiler
@@ -626,10 +628,10 @@ impl Handler<ChildExited> for GoWatcherActor {
         if let Some(t) = build.timeout.take() {
             ctx.cancel_future(t);
         }
-        if let Some(pgid) = build.pgid.take() {
-            self.settings.registry.forget_if_gone(pgid);
+        if let Some(child) = build.child.take() {
+            child.finish();
         }
-        self.notice.pgid = None;
+        self.notice.track(None);
         let duration = build.started.elapsed();
         if self.stopping {
             self.build = None;
@@ -710,14 +712,13 @@ impl Handler<StopGoWatcher> for GoWatcherActor {
         if let Some(t) = self.timer.take() {
             ctx.cancel_future(t);
         }
-        let pgid = self.build.as_ref().and_then(|b| b.pgid);
+        let child = self.build.as_mut().and_then(|b| b.child.take());
         let grace = self.settings.stop_grace;
         let logs = self.build_logs.clone();
-        let registry = self.settings.registry.clone();
         Box::pin(
             async move {
-                if let Some(pgid) = pgid {
-                    registry.stop(pgid, grace).await;
+                if let Some(child) = child {
+                    child.stop(grace).await;
                     logs.info("cancelled the running build");
                 }
             }
@@ -728,10 +729,4 @@ impl Handler<StopGoWatcher> for GoWatcherActor {
 }
 
 #[cfg(feature = "test-hooks")]
-impl Handler<super::child_guard::PanicForTest> for GoWatcherActor {
-    type Result = ();
-
-    fn handle(&mut self, _: super::child_guard::PanicForTest, _: &mut Self::Context) {
-        panic!("GoWatcherActor: panic requested by a test");
-    }
-}
+super::child_guard::panics_for_tests!(GoWatcherActor);

@@ -2,6 +2,7 @@
 
 pub mod child_guard;
 pub mod child_output;
+pub mod child_run;
 pub mod external_plugin;
 pub mod external_watcher;
 pub mod go_watcher;

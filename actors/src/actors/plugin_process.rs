@@ -15,9 +15,8 @@ use chrono::Utc;
 use tonic::transport::Channel;
 
 use super::child_guard::{ChildEvent, ExitNotice, ParentLink};
-use super::child_output::{
-    forward_child, level_for_line, ChildExited, ChildLines, OutputTail, Pipe,
-};
+use super::child_output::{level_for_line, ChildExited, ChildLines, OutputTail, Pipe};
+use super::child_run::{end_actor, ChildRun};
 use super::log_buffer::LogSink;
 use crate::devinfo::{remove_devinfo_of, write_devinfo};
 use crate::grpc::{self, GrpcError, StdioData};
@@ -60,33 +59,18 @@ pub struct DevinfoSettings {
     pub vite_port: u16,
 }
 
+/// Where the run is; its process is `PluginProcessActor::child`.
 #[derive(Clone)]
 enum Phase {
-    Handshaking {
-        pgid: i32,
-    },
-    Connecting {
-        pgid: i32,
-    },
+    Handshaking,
+    Connecting,
     Running {
-        pgid: i32,
         channel: Channel,
         failures: u32,
         connected: bool,
     },
     Ended,
     Stopping,
-}
-
-impl Phase {
-    fn pgid(&self) -> Option<i32> {
-        match self {
-            Phase::Handshaking { pgid }
-            | Phase::Connecting { pgid }
-            | Phase::Running { pgid, .. } => Some(*pgid),
-            Phase::Ended | Phase::Stopping => None,
-        }
-    }
 }
 
 /// See the module doc.
@@ -96,6 +80,8 @@ pub struct PluginProcessActor {
     notice: ExitNotice,
     logs: LogSink,
     phase: Phase,
+    /// The plugin's process, while it runs.
+    child: Option<ChildRun>,
     pid: i32,
     tail: OutputTail,
     start_timer: Option<SpawnHandle>,
@@ -115,17 +101,13 @@ impl PluginProcessActor {
             notice,
             logs,
             phase: Phase::Ended,
+            child: None,
             pid: 0,
             tail: OutputTail::default(),
             start_timer: None,
             exited: false,
             exit_waiter: None,
         }
-    }
-
-    fn set_phase(&mut self, phase: Phase) {
-        self.notice.pgid = phase.pgid();
-        self.phase = phase;
     }
 
     /// Reports whether the plugin serves (`grpcConnected`), and why not.
@@ -153,30 +135,18 @@ impl PluginProcessActor {
             ctx.cancel_future(t);
         }
         self.logs.error(reason.clone());
-        let pgid = self.phase.pgid();
-        self.set_phase(Phase::Ended);
+        self.phase = Phase::Ended;
+        let child = self.child.take();
         self.remove_devinfo();
-        let registry = self.settings.registry.clone();
         let ended = ChildEvent::Ended {
             exit: kind,
             reason,
             vite_port: None,
         };
-        async move {
-            if let Some(pgid) = pgid {
-                registry.stop(pgid, SHUTDOWN_WAIT).await;
-            }
-        }
-        .into_actor(self)
-        .map(move |(), act, ctx| {
-            act.parent.report(ended);
-            act.notice.disarm();
-            ctx.stop();
-        })
-        .wait(ctx);
+        end_actor(ctx, child, SHUTDOWN_WAIT, ended, |act| &mut act.notice);
     }
 
-    fn on_handshake(&mut self, line: &str, pgid: i32, ctx: &mut Context<Self>) {
+    fn on_handshake(&mut self, line: &str, ctx: &mut Context<Self>) {
         let handshake = match parse_handshake(line) {
             Ok(h) => h,
             Err(e) => {
@@ -192,7 +162,7 @@ impl PluginProcessActor {
         if let Some(t) = self.start_timer.take() {
             ctx.cancel_future(t);
         }
-        self.set_phase(Phase::Connecting { pgid });
+        self.phase = Phase::Connecting;
         self.logs.info(format!(
             "plugin handshake: {} {}{}",
             handshake.network,
@@ -214,11 +184,11 @@ impl PluginProcessActor {
         connect
             .into_actor(self)
             .map(move |res, act, ctx| {
-                if !matches!(act.phase, Phase::Connecting { .. }) {
+                if !matches!(act.phase, Phase::Connecting) {
                     return;
                 }
                 match res {
-                    Ok(channel) => act.on_connected(handshake, pgid, channel, ctx),
+                    Ok(channel) => act.on_connected(handshake, channel, ctx),
                     Err(e) => act.end(
                         ExitKind::Abnormal,
                         format!("the plugin's gRPC server does not answer: {e}"),
@@ -229,23 +199,16 @@ impl PluginProcessActor {
             .spawn(ctx);
     }
 
-    fn on_connected(
-        &mut self,
-        handshake: Handshake,
-        pgid: i32,
-        channel: Channel,
-        ctx: &mut Context<Self>,
-    ) {
+    fn on_connected(&mut self, handshake: Handshake, channel: Channel, ctx: &mut Context<Self>) {
         self.logs.info(format!(
             "plugin is serving (pid {}, {} {})",
             self.pid, handshake.network, handshake.addr
         ));
-        self.set_phase(Phase::Running {
-            pgid,
+        self.phase = Phase::Running {
             channel: channel.clone(),
             failures: 0,
             connected: true,
-        });
+        };
         self.report(true, None);
         if let Some(d) = &self.settings.devinfo {
             let info = DevInfoFile {
@@ -363,15 +326,16 @@ impl Actor for PluginProcessActor {
         spec.env.insert("PLUGIN_MAX_PORT".into(), "25000".into());
         self.logs
             .info(format!("$ OMNIVIEW={} {}", s.plugin_id, spec.display()));
-        match self.settings.registry.spawn(&spec) {
-            Ok((child, pgid)) => {
-                self.pid = pgid;
-                forward_child(child, 1, ctx.address());
-                self.set_phase(Phase::Handshaking { pgid });
+        match ChildRun::spawn(&self.settings.registry, &spec, 1, ctx.address()) {
+            Ok(child) => {
+                self.pid = child.pgid();
+                self.notice.track(Some(&child));
+                self.child = Some(child);
+                self.phase = Phase::Handshaking;
                 let timeout = self.settings.start_timeout;
                 self.start_timer = Some(ctx.run_later(timeout, move |act, ctx| {
                     act.start_timer = None;
-                    if matches!(act.phase, Phase::Handshaking { .. }) {
+                    if matches!(act.phase, Phase::Handshaking) {
                         let tail = act.tail.text();
                         let msg = format!("the plugin printed no handshake line within {timeout:?}; stderr: {tail}");
                         act.end(ExitKind::Abnormal, msg, ctx);
@@ -379,7 +343,7 @@ impl Actor for PluginProcessActor {
                 }));
             }
             Err(e) => {
-                self.set_phase(Phase::Handshaking { pgid: 0 });
+                self.phase = Phase::Handshaking;
                 self.end(ExitKind::Abnormal, e.to_string(), ctx);
             }
         }
@@ -391,16 +355,15 @@ impl Handler<ChildLines> for PluginProcessActor {
 
     fn handle(&mut self, msg: ChildLines, ctx: &mut Self::Context) {
         // The tail only explains an exit before the handshake.
-        if matches!(self.phase, Phase::Handshaking { .. }) {
+        if matches!(self.phase, Phase::Handshaking) {
             self.tail.push_batch(&msg.lines);
         }
         let mut batch = Vec::with_capacity(msg.lines.len());
         for (pipe, line) in msg.lines {
-            if let (Phase::Handshaking { pgid }, Pipe::Stdout) = (&self.phase, pipe) {
-                let pgid = *pgid;
+            if let (Phase::Handshaking, Pipe::Stdout) = (&self.phase, pipe) {
                 // What the plugin printed before its handshake goes first.
                 self.logs.log_batch(std::mem::take(&mut batch));
-                self.on_handshake(&line, pgid, ctx);
+                self.on_handshake(&line, ctx);
                 continue;
             }
             batch.push(plugin_line(pipe, line));
@@ -433,11 +396,11 @@ impl Handler<ChildExited> for PluginProcessActor {
             ExitKind::Abnormal
         };
         let reason = match &self.phase {
-            Phase::Handshaking { .. } if tail.contains(COOKIE_REFUSAL) => format!(
+            Phase::Handshaking if tail.contains(COOKIE_REFUSAL) => format!(
                 "the plugin refused to start ({how}): it did not accept the magic cookie `OMNIVIEW={}` that ovdev set; its go-plugin HandshakeConfig must use MagicCookieKey \"OMNIVIEW\" and MagicCookieValue \"{}\". It printed: {tail}",
                 self.settings.plugin_id, self.settings.plugin_id
             ),
-            Phase::Handshaking { .. } => format!("the plugin {how} before its handshake: {tail}"),
+            Phase::Handshaking => format!("the plugin {how} before its handshake: {tail}"),
             _ => format!("the plugin {how}"),
         };
         self.end(kind, reason, ctx);
@@ -477,20 +440,21 @@ impl Handler<StopPluginProcess> for PluginProcessActor {
             ctx.cancel_future(t);
         }
         let phase = std::mem::replace(&mut self.phase, Phase::Stopping);
+        let child = self.child.take();
         self.notice.disarm();
-        self.notice.pgid = None;
+        self.notice.track(None);
         self.remove_devinfo();
-        let registry = self.settings.registry.clone();
         let logs = self.logs.clone();
         Box::pin(
             async move {
+                let Some(child) = child else { return };
                 match phase {
-                    Phase::Running { pgid, channel, .. } => {
+                    Phase::Running { channel, .. } => {
                         // go-plugin's Shutdown stops the server before it answers, so the
                         // answer (an error, or nothing for a while) comes after the exit:
                         // watch for the exit from the moment the call is sent.
                         let call = grpc::shutdown(channel);
-                        let gone = registry.wait_then_kill(pgid, SHUTDOWN_WAIT);
+                        let gone = child.wait_then_kill(SHUTDOWN_WAIT);
                         tokio::pin!(call, gone);
                         let outcome = tokio::select! {
                             outcome = &mut gone => outcome,
@@ -505,10 +469,10 @@ impl Handler<StopPluginProcess> for PluginProcessActor {
                             logs.warn("the plugin did not exit after Shutdown; killed it");
                         }
                     }
-                    Phase::Handshaking { pgid } | Phase::Connecting { pgid } if pgid > 0 => {
-                        registry.stop(pgid, SHUTDOWN_WAIT).await;
+                    Phase::Handshaking | Phase::Connecting => {
+                        child.stop(SHUTDOWN_WAIT).await;
                     }
-                    _ => {}
+                    Phase::Ended | Phase::Stopping => {}
                 }
             }
             .into_actor(self)
@@ -535,10 +499,4 @@ impl Handler<StopPluginProcess> for PluginProcessActor {
 }
 
 #[cfg(feature = "test-hooks")]
-impl Handler<super::child_guard::PanicForTest> for PluginProcessActor {
-    type Result = ();
-
-    fn handle(&mut self, _: super::child_guard::PanicForTest, _: &mut Self::Context) {
-        panic!("PluginProcessActor: panic requested by a test");
-    }
-}
+super::child_guard::panics_for_tests!(PluginProcessActor);

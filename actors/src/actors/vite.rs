@@ -12,7 +12,8 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::child_guard::{ChildEvent, ExitNotice, ParentLink};
-use super::child_output::{forward_child, level_for_line, ChildExited, ChildLines, OutputTail};
+use super::child_output::{level_for_line, ChildExited, ChildLines, OutputTail};
+use super::child_run::{end_actor, ChildRun};
 use super::log_buffer::LogSink;
 use super::port_allocator::{AllocatePort, PortAllocatorActor, ReleasePort};
 use crate::package_manager::{dependencies_installed, PackageManager};
@@ -52,33 +53,18 @@ pub struct ViteSettings {
     pub start_slots: Arc<tokio::sync::Semaphore>,
 }
 
+/// Where the actor is; the process it runs (the install, then Vite) is `ViteActor::child`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Idle,
-    Installing {
-        pgid: i32,
-    },
+    Installing,
     Starting {
-        pgid: i32,
         timed_out: bool,
     },
-    Ready {
-        pgid: i32,
-    },
+    Ready,
     /// The run ended; the actor is cleaning up and will stop.
     Ended,
     Stopping,
-}
-
-impl Phase {
-    fn pgid(self) -> Option<i32> {
-        match self {
-            Phase::Installing { pgid } | Phase::Starting { pgid, .. } | Phase::Ready { pgid } => {
-                Some(pgid)
-            }
-            Phase::Idle | Phase::Ended | Phase::Stopping => None,
-        }
-    }
 }
 
 /// Runs one plugin's Vite dev server; see the module doc.
@@ -91,6 +77,8 @@ pub struct ViteActor {
     ports: Addr<PortAllocatorActor>,
     run: u64,
     phase: Phase,
+    /// The install or Vite process, while one runs.
+    child: Option<ChildRun>,
     tail: OutputTail,
     port_in_use: bool,
     failed_ports: Vec<u16>,
@@ -124,6 +112,7 @@ impl ViteActor {
             ports,
             run: 0,
             phase: Phase::Idle,
+            child: None,
             tail: OutputTail::default(),
             port_in_use: false,
             failed_ports: Vec::new(),
@@ -151,14 +140,15 @@ impl ViteActor {
         };
         self.liveness = Liveness::new(PROBE_FAILURES);
         ctx.run_interval(interval, |act, ctx| {
-            let Phase::Ready { pgid } = act.phase else {
+            if act.phase != Phase::Ready {
                 return;
-            };
-            let port = act.port;
+            }
+            let (port, run) = (act.port, act.run);
             probe(port, PROBE_TIMEOUT)
                 .into_actor(act)
                 .map(move |result, act, ctx| {
-                    if act.phase != (Phase::Ready { pgid }) || !act.liveness.record(&result) {
+                    let same_run = act.phase == Phase::Ready && act.run == run;
+                    if !same_run || !act.liveness.record(&result) {
                         return;
                     }
                     let why = match result {
@@ -168,50 +158,47 @@ impl ViteActor {
                     let msg = format!(
                         "Vite stopped answering on port {port} ({PROBE_FAILURES} probes in a row; last: {why}); stopping it"
                     );
-                    act.end(ExitKind::Abnormal, msg, Some(pgid), ctx);
+                    act.end(ExitKind::Abnormal, msg, ctx);
                 })
                 .spawn(ctx);
         });
     }
 
-    fn set_phase(&mut self, phase: Phase) {
-        self.phase = phase;
-        self.notice.pgid = phase.pgid();
+    /// The process exited by itself and the actor goes on: forget its group if it is gone.
+    fn finish_child(&mut self) {
+        if let Some(child) = self.child.take() {
+            child.finish();
+        }
+        self.notice.track(None);
+    }
+
+    fn set_child(&mut self, child: Option<ChildRun>) {
+        self.notice.track(child.as_ref());
+        self.child = child;
     }
 
     /// The run is over: stop what is left of the group, report, and stop this actor.
-    fn end(&mut self, kind: ExitKind, reason: String, pgid: Option<i32>, ctx: &mut Context<Self>) {
+    fn end(&mut self, kind: ExitKind, reason: String, ctx: &mut Context<Self>) {
         self.start_slot = None;
         if kind == ExitKind::Abnormal {
             self.logs.error(reason.clone());
         } else {
             self.logs.info(reason.clone());
         }
-        self.set_phase(Phase::Ended);
+        self.phase = Phase::Ended;
+        let child = self.child.take();
         let ended = ChildEvent::Ended {
             exit: kind,
             reason,
             vite_port: Some(self.port),
         };
-        let grace = self.settings.stop_grace;
-        let registry = self.settings.registry.clone();
-        async move {
-            // Helpers of the exited leader (esbuild, a shell) must not outlive the run.
-            if let Some(pgid) = pgid {
-                registry.stop(pgid, grace).await;
-            }
-        }
-        .into_actor(self)
-        .map(move |(), act, ctx| {
-            act.parent.report(ended);
-            act.notice.disarm();
-            ctx.stop();
-        })
-        .wait(ctx);
+        end_actor(ctx, child, self.settings.stop_grace, ended, |act| {
+            &mut act.notice
+        });
     }
 
     fn fail(&mut self, message: String, ctx: &mut Context<Self>) {
-        self.end(ExitKind::Abnormal, message, None, ctx);
+        self.end(ExitKind::Abnormal, message, ctx);
     }
 
     fn spec(&self, args: Vec<String>) -> ProcessSpec {
@@ -232,16 +219,18 @@ impl ViteActor {
         spec
     }
 
-    fn start_process(&mut self, args: Vec<String>, ctx: &mut Context<Self>) -> Option<i32> {
+    /// Spawns the package manager with `args` as the next run; false when it cannot start
+    /// (the actor then ends with the reason).
+    fn start_process(&mut self, args: Vec<String>, ctx: &mut Context<Self>) -> bool {
         let spec = self.spec(args);
         self.run += 1;
         self.tail.clear();
         self.port_in_use = false;
         self.logs.info(format!("$ {}", spec.display()));
-        match self.settings.registry.spawn(&spec) {
-            Ok((child, pgid)) => {
-                forward_child(child, self.run, ctx.address());
-                Some(pgid)
+        match ChildRun::spawn(&self.settings.registry, &spec, self.run, ctx.address()) {
+            Ok(child) => {
+                self.set_child(Some(child));
+                true
             }
             Err(e) => {
                 let msg = format!(
@@ -249,7 +238,7 @@ impl ViteActor {
                     self.settings.package_manager
                 );
                 self.fail(msg, ctx);
-                None
+                false
             }
         }
     }
@@ -263,18 +252,15 @@ impl ViteActor {
             self.settings.ui_dir.join("node_modules").display(),
             args.join(" ")
         ));
-        if let Some(pgid) = self.start_process(args, ctx) {
-            self.set_phase(Phase::Installing { pgid });
+        if self.start_process(args, ctx) {
+            self.phase = Phase::Installing;
         }
     }
 
     fn start_vite(&mut self, ctx: &mut Context<Self>) {
         let args = self.settings.package_manager.dev_args(self.port);
-        if let Some(pgid) = self.start_process(args, ctx) {
-            self.set_phase(Phase::Starting {
-                pgid,
-                timed_out: false,
-            });
+        if self.start_process(args, ctx) {
+            self.phase = Phase::Starting { timed_out: false };
             self.report(DevProcessStatus::Starting, None);
             let run = self.run;
             let timeout = self.settings.ready_timeout;
@@ -284,13 +270,10 @@ impl ViteActor {
     }
 
     fn ready_timeout(&mut self, run: u64, timeout: Duration) {
-        if let (true, Phase::Starting { pgid, .. }) = (run == self.run, self.phase) {
+        if let (true, Phase::Starting { .. }) = (run == self.run, self.phase) {
             // A Vite that is only slow keeps running, but others get its turn.
             self.start_slot = None;
-            self.phase = Phase::Starting {
-                pgid,
-                timed_out: true,
-            };
+            self.phase = Phase::Starting { timed_out: true };
             let msg = format!(
                 "Vite did not report ready (its `Local:` line for port {}) within {:.0?}; it keeps running in case it is only slow",
                 self.port, timeout
@@ -375,7 +358,7 @@ impl Handler<ChildLines> for ViteActor {
     fn handle(&mut self, msg: ChildLines, ctx: &mut Self::Context) {
         let current = msg.run == self.run;
         // The tail explains a failed install or a start that never became ready.
-        if current && !matches!(self.phase, Phase::Ready { .. }) {
+        if current && self.phase != Phase::Ready {
             self.tail.push_batch(&msg.lines);
         }
         let mut batch = Vec::with_capacity(msg.lines.len() + 1);
@@ -388,21 +371,21 @@ impl Handler<ChildLines> for ViteActor {
             // Readiness and port clashes are only looked for while Vite starts: a running
             // dev server's output goes straight through.
             let ready = match self.phase {
-                Phase::Starting { pgid, .. } => {
+                Phase::Starting { .. } => {
                     if is_port_in_use_line(&line) {
                         self.port_in_use = true;
                     }
-                    is_ready_line(&line, self.port).then_some(pgid)
+                    is_ready_line(&line, self.port)
                 }
-                _ => None,
+                _ => false,
             };
             batch.push((level, line));
-            if let Some(pgid) = ready {
+            if ready {
                 if let Some(t) = self.ready_timer.take() {
                     ctx.cancel_future(t);
                 }
                 self.start_slot = None;
-                self.set_phase(Phase::Ready { pgid });
+                self.phase = Phase::Ready;
                 self.start_probing(ctx);
                 let url = DevServerState::vite_url_for(self.port);
                 batch.push((LogLevel::Info, format!("Vite is ready: {url}/")));
@@ -431,14 +414,13 @@ impl Handler<ChildExited> for ViteActor {
         if let Some(t) = self.ready_timer.take() {
             ctx.cancel_future(t);
         }
-        let pgid = self.phase.pgid();
         match self.phase {
-            Phase::Installing { pgid } if success => {
-                self.settings.registry.forget_if_gone(pgid);
+            Phase::Installing if success => {
+                self.finish_child();
                 self.logs.info("dependencies installed");
                 self.start_vite(ctx);
             }
-            Phase::Installing { .. } => {
+            Phase::Installing => {
                 let tail = self.tail.text();
                 let pm = self.settings.package_manager;
                 let command = pm.install_args(self.locked_install).join(" ");
@@ -448,10 +430,10 @@ impl Handler<ChildExited> for ViteActor {
                     String::new()
                 };
                 let msg = format!("`{pm} {command}` failed ({how}): {tail}{hint}");
-                self.end(ExitKind::Abnormal, msg, pgid, ctx);
+                self.end(ExitKind::Abnormal, msg, ctx);
             }
-            Phase::Starting { pgid, .. } if self.port_in_use && self.retries_left > 0 => {
-                self.settings.registry.forget_if_gone(pgid);
+            Phase::Starting { .. } if self.port_in_use && self.retries_left > 0 => {
+                self.finish_child();
                 self.retry_on_another_port(ctx);
             }
             Phase::Starting { .. } => {
@@ -462,15 +444,15 @@ impl Handler<ChildExited> for ViteActor {
                     ExitKind::Abnormal
                 };
                 let msg = format!("Vite exited before it was ready ({how}): {tail}");
-                self.end(kind, msg, pgid, ctx);
+                self.end(kind, msg, ctx);
             }
-            Phase::Ready { .. } => {
+            Phase::Ready => {
                 let kind = if success {
                     ExitKind::Normal
                 } else {
                     ExitKind::Abnormal
                 };
-                self.end(kind, format!("Vite {how} after it was ready"), pgid, ctx);
+                self.end(kind, format!("Vite {how} after it was ready"), ctx);
             }
             Phase::Idle | Phase::Ended | Phase::Stopping => {}
         }
@@ -489,16 +471,15 @@ impl Handler<StopVite> for ViteActor {
         if let Some(t) = self.ready_timer.take() {
             ctx.cancel_future(t);
         }
-        let pgid = self.phase.pgid();
-        self.set_phase(Phase::Stopping);
+        let child = self.child.take();
+        self.phase = Phase::Stopping;
         self.notice.disarm();
         let grace = self.settings.stop_grace;
         let logs = self.logs.clone();
-        let registry = self.settings.registry.clone();
         Box::pin(
             async move {
-                if let Some(pgid) = pgid {
-                    match registry.stop(pgid, grace).await {
+                if let Some(child) = child {
+                    match child.stop(grace).await {
                         StopOutcome::Terminated => logs.info("Vite stopped"),
                         StopOutcome::Killed => {
                             logs.warn(format!("Vite ignored SIGTERM for {grace:?}; killed it"))
@@ -514,10 +495,4 @@ impl Handler<StopVite> for ViteActor {
 }
 
 #[cfg(feature = "test-hooks")]
-impl Handler<super::child_guard::PanicForTest> for ViteActor {
-    type Result = ();
-
-    fn handle(&mut self, _: super::child_guard::PanicForTest, _: &mut Self::Context) {
-        panic!("ViteActor: panic requested by a test");
-    }
-}
+super::child_guard::panics_for_tests!(ViteActor);
