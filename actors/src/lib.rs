@@ -52,6 +52,7 @@ pub mod ports;
 pub mod process;
 pub mod registry;
 pub mod restart;
+pub mod subreaper;
 pub mod types;
 pub mod untrusted_file;
 pub mod vite_probe;

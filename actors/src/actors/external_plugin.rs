@@ -13,6 +13,7 @@ use tonic::transport::Channel;
 use crate::devinfo::ValidDevInfo;
 use crate::devinfo::MAX_DEVINFO_BYTES;
 use crate::grpc;
+use crate::types::{DevProcessStatus, DevServerState};
 use crate::untrusted_file::read_untrusted;
 
 /// What an attachment reports to the supervisor.
@@ -25,6 +26,32 @@ pub struct ExternalChanged {
     /// Whether the advertised Vite port accepts connections.
     pub vite_ready: bool,
     pub error: Option<String>,
+}
+
+impl ExternalChanged {
+    /// Folds this report into the attached plugin's `state`; true when it changed.
+    pub fn apply_to(&self, state: &mut DevServerState) -> bool {
+        let before = state.clone();
+        state.grpc_connected = self.connected;
+        if state.vite_port != 0 {
+            state.vite_status = if self.vite_ready {
+                DevProcessStatus::Ready
+            } else {
+                DevProcessStatus::Starting
+            };
+        }
+        state.vite_url = if state.vite_status == DevProcessStatus::Ready {
+            DevServerState::vite_url_for(state.vite_port)
+        } else {
+            String::new()
+        };
+        match &self.error {
+            Some(e) => state.last_error = e.clone(),
+            None if self.connected => state.last_error.clear(),
+            None => {}
+        }
+        *state != before
+    }
 }
 
 /// The attached plugin's process is gone.
@@ -209,5 +236,52 @@ impl Handler<Detach> for ExternalPluginActor {
 
     fn handle(&mut self, _: Detach, ctx: &mut Self::Context) {
         ctx.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(connected: bool, vite_ready: bool, error: Option<&str>) -> ExternalChanged {
+        ExternalChanged {
+            plugin_id: "p".into(),
+            generation: 1,
+            connected,
+            vite_ready,
+            error: error.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_report_folds_connection_vite_and_error_into_the_state() {
+        let mut state = DevServerState::idle("p");
+        state.vite_port = 15200;
+        state.vite_status = DevProcessStatus::Starting;
+        assert!(report(true, true, None).apply_to(&mut state));
+        assert!(state.grpc_connected);
+        assert_eq!(state.vite_status, DevProcessStatus::Ready);
+        assert_eq!(state.vite_url, DevServerState::vite_url_for(15200));
+        assert!(
+            !report(true, true, None).apply_to(&mut state),
+            "nothing changed"
+        );
+
+        assert!(report(false, false, Some("no answer")).apply_to(&mut state));
+        assert_eq!(state.last_error, "no answer");
+        assert_eq!(state.vite_url, "");
+        // The error stands while disconnected, and goes once the plugin answers again.
+        report(false, false, None).apply_to(&mut state);
+        assert_eq!(state.last_error, "no answer");
+        report(true, false, None).apply_to(&mut state);
+        assert_eq!(state.last_error, "");
+    }
+
+    #[test]
+    fn a_plugin_without_vite_keeps_vite_idle() {
+        let mut state = DevServerState::idle("p");
+        report(true, true, None).apply_to(&mut state);
+        assert_eq!(state.vite_status, DevProcessStatus::Idle);
+        assert_eq!(state.vite_url, "");
     }
 }

@@ -8,6 +8,7 @@ pub mod external_watcher;
 pub mod go_watcher;
 pub mod log_buffer;
 pub mod plugin;
+pub mod plugin_plan;
 pub mod plugin_process;
 pub mod port_allocator;
 pub mod supervisor;

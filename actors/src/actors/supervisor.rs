@@ -2,7 +2,7 @@
 //! is a message to it.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,25 +12,20 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 
 use super::external_plugin::{Detach, ExternalChanged, ExternalGone, ExternalPluginActor};
 use super::external_watcher::{live_devinfo, DevinfoProblem, DevinfoSeen, ExternalWatcherActor};
-use super::go_watcher::GoWatcherSettings;
 use super::log_buffer::LogBufferActor;
 use super::plugin::{GetPluginLogs, GetState, PluginActor, PluginPlan, Rebuild, StopPlugin};
-use super::plugin_process::{DevinfoSettings, PluginProcessSettings};
-use super::port_allocator::{AllocatePort, PortAllocatorActor};
-use super::vite::ViteSettings;
+use super::plugin_plan::Planner;
+use super::port_allocator::PortAllocatorActor;
 use crate::config::EngineConfig;
 use crate::devinfo::ValidDevInfo;
 use crate::error::DevServerError;
 use crate::events::{DevServerEvent, EventBus};
 use crate::host::PluginHost;
-use crate::package_manager::{detect_package_manager, PackageManager};
 use crate::plugin_id::validate_plugin_id;
 use crate::plugin_lock::PluginLock;
-use crate::process::find_on_path;
 use crate::registry::{kill_leftovers, ProcessRegistry};
+use crate::subreaper;
 use crate::types::{DevProcessStatus, DevServerMode, DevServerState, LogEntry};
-use crate::untrusted_file::read_untrusted_text;
-use crate::yaml_limits::{check_yaml_nesting, MAX_MANIFEST_BYTES, MAX_YAML_NESTING};
 
 /// A stop in progress, awaited by whoever needs it finished.
 type PendingStop = Shared<BoxFuture<'static, ()>>;
@@ -45,21 +40,33 @@ pub struct DevServerSupervisor {
     host: Arc<dyn PluginHost>,
     bus: EventBus,
     ports: Addr<PortAllocatorActor>,
-    /// Turns for UIs to install and start (`concurrent_ui_starts`).
-    ui_start_slots: Arc<tokio::sync::Semaphore>,
-    plugins: HashMap<String, Addr<PluginActor>>,
-    /// This engine's ownership of each plugin it manages (released when its stop is done).
-    locks: HashMap<String, PluginLock>,
-    /// Plugins being stopped: a start of the same plugin waits for this, so that two copies
-    /// of its processes never run at once.
-    stopping: HashMap<String, PendingStop>,
+    planner: Planner,
+    /// What the engine has for each plugin id: one entry, so a plugin is never managed and
+    /// attached at once.
+    plugins: HashMap<String, Entry>,
     /// Last log `seq` per plugin, kept across restarts.
     log_seqs: HashMap<String, Arc<AtomicU64>>,
-    /// Plugins run outside ovdev, attached through their `.devinfo`.
-    externals: HashMap<String, External>,
     /// Detached plugins: their `.devinfo` with this content is ignored until it changes.
     detached: HashMap<String, Vec<u8>>,
     next_external: u64,
+}
+
+/// One plugin's entry in the supervisor.
+enum Entry {
+    /// A dev server ovdev runs, and this engine's ownership of the plugin.
+    Managed {
+        addr: Addr<PluginActor>,
+        lock: PluginLock,
+    },
+    /// A dev server being stopped: a start of the same plugin waits for this, so that two
+    /// copies of its processes never run at once. The ownership goes with the entry when the
+    /// stop is done, unless a start took it over.
+    Stopping {
+        stop: PendingStop,
+        lock: Option<PluginLock>,
+    },
+    /// A plugin run outside ovdev, attached through its `.devinfo`.
+    External(External),
 }
 
 /// One attachment to an external plugin.
@@ -81,149 +88,50 @@ impl DevServerSupervisor {
         }
         let registry = Arc::new(ProcessRegistry::open(&config.state_dir, config.watchdog));
         let ports = PortAllocatorActor::new(config.port_range, config.port_probe.clone()).start();
-        let ui_start_slots = Arc::new(tokio::sync::Semaphore::new(
-            config.concurrent_ui_starts.max(1),
-        ));
+        let planner = Planner::new(config.clone(), registry.clone(), ports.clone());
         Self {
             config,
             registry,
             host,
             bus,
             ports,
-            ui_start_slots,
-            locks: HashMap::new(),
+            planner,
             plugins: HashMap::new(),
-            stopping: HashMap::new(),
             log_seqs: HashMap::new(),
-            externals: HashMap::new(),
             detached: HashMap::new(),
             next_external: 0,
         }
     }
 
-    fn vite_settings(&self, id: &str, ui_dir: PathBuf) -> Result<ViteSettings, DevServerError> {
-        let cfg = &self.config;
-        let named_by_path = cfg
-            .package_manager_path
-            .as_deref()
-            .and_then(PackageManager::from_program);
-        let package_manager = cfg.package_manager.or(named_by_path).unwrap_or_else(|| {
-            detect_package_manager(
-                &ui_dir,
-                cfg.package_manager_path.is_some() || find_on_path("pnpm").is_some(),
-            )
-        });
-        let program = match &cfg.package_manager_path {
-            Some(p) => p.clone(),
-            None => find_on_path(package_manager.program()).ok_or_else(|| {
-                DevServerError::ToolNotFound {
-                    tool: package_manager.program().into(),
-                    fix: "its path with `--package-manager-path` (builder: `package_manager_path`)"
-                        .into(),
-                }
-            })?,
-        };
-        let mut path_prefix = vec![];
-        if let Some(dir) = cfg.node.as_deref().and_then(Path::parent) {
-            path_prefix.push(dir.to_path_buf());
+    /// The dev server ovdev runs for `id`, if any.
+    fn managed(&self, id: &str) -> Option<Addr<PluginActor>> {
+        match self.plugins.get(id) {
+            Some(Entry::Managed { addr, .. }) => Some(addr.clone()),
+            _ => None,
         }
-        if let Some(dir) = cfg.package_manager_path.as_deref().and_then(Path::parent) {
-            path_prefix.push(dir.to_path_buf());
+    }
+
+    /// The attachment to `id`, if it is an external plugin.
+    fn external(&self, id: &str) -> Option<&External> {
+        match self.plugins.get(id) {
+            Some(Entry::External(ext)) => Some(ext),
+            _ => None,
         }
-        if package_manager != PackageManager::Bun
-            && cfg.node.is_none()
-            && find_on_path("node").is_none()
-        {
-            return Err(DevServerError::ToolNotFound {
-                tool: "node".into(),
-                fix: "its path with `--node` (builder: `node`)".into(),
-            });
-        }
-        Ok(ViteSettings {
-            plugin_id: id.to_string(),
-            ui_dir,
-            package_manager,
-            program,
-            path_prefix,
-            ready_timeout: cfg.vite_ready_timeout,
-            probe_interval: cfg.vite_probe_interval,
-            port_retries: cfg.vite_port_retries,
-            stop_grace: cfg.stop_grace,
-            registry: self.registry.clone(),
-            start_slots: self.ui_start_slots.clone(),
+    }
+
+    fn externals(&self) -> impl Iterator<Item = (&String, &External)> {
+        self.plugins.iter().filter_map(|(id, e)| match e {
+            Entry::External(ext) => Some((id, ext)),
+            _ => None,
         })
     }
 
-    fn go_settings(&self, id: &str, dev_path: &Path) -> Result<GoWatcherSettings, DevServerError> {
-        let go = self
-            .config
-            .go
-            .clone()
-            .ok_or_else(|| DevServerError::ToolNotFound {
-                tool: "go".into(),
-                fix: "its path with `--go` (builder: `go`)".into(),
-            })?;
-        Ok(GoWatcherSettings {
-            plugin_id: id.to_string(),
-            dev_path: dev_path.to_path_buf(),
-            go,
-            installed_binary: self.config.installed_binary(id),
-            debounce: self.config.debounce,
-            max_wait: self.config.debounce_max_wait,
-            stop_grace: self.config.stop_grace,
-            build_timeout: self.config.build_timeout,
-            registry: self.registry.clone(),
-        })
-    }
-
-    fn process_settings(&self, id: &str, metadata: &serde_json::Value) -> PluginProcessSettings {
-        let cfg = &self.config;
-        let dir = crate::config::plugin_dir(&cfg.state_dir, id);
-        let devinfo = cfg.write_devinfo.then(|| DevinfoSettings {
-            path: crate::devinfo::devinfo_path(&cfg.state_dir, id),
-            version: metadata
-                .get("version")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string(),
-            vite_port: 0,
-        });
-        PluginProcessSettings {
-            plugin_id: id.to_string(),
-            binary: cfg.installed_binary(id),
-            dir,
-            start_timeout: cfg.plugin_start_timeout,
-            health_interval: cfg.health_interval,
-            health_failures: cfg.health_failures,
-            devinfo,
-            registry: self.registry.clone(),
-        }
-    }
-
-    /// Checks the plugin directory and the tools; allocates nothing.
-    fn plan(
-        &self,
-        id: &str,
-        dev_path: &Path,
-    ) -> Result<(Option<ViteSettings>, Option<GoWatcherSettings>), DevServerError> {
-        if !dev_path.is_dir() {
-            return Err(DevServerError::DevPathMissing {
-                id: id.to_string(),
-                path: dev_path.to_path_buf(),
-            });
-        }
-        let ui = dev_path.join("ui");
-        let pkg = dev_path.join("pkg");
-        let (has_ui, has_pkg) = (ui.join("package.json").is_file(), pkg.is_dir());
-        if !has_ui && !has_pkg {
-            return Err(DevServerError::NothingToRun(dev_path.to_path_buf()));
-        }
-        let has_ui = has_ui && self.config.run_vite;
-        let vite = has_ui.then(|| self.vite_settings(id, ui)).transpose()?;
-        let go = has_pkg
-            .then(|| self.go_settings(id, dev_path))
-            .transpose()?;
-        Ok((vite, go))
+    /// Whether ovdev runs or is stopping a dev server for `id` (its `.devinfo` is its own).
+    fn runs_or_stops(&self, id: &str) -> bool {
+        matches!(
+            self.plugins.get(id),
+            Some(Entry::Managed { .. } | Entry::Stopping { .. })
+        )
     }
 }
 
@@ -267,21 +175,24 @@ impl DevServerSupervisor {
         )
         .start();
         self.bus.publish(DevServerEvent::Status(state.clone()));
-        self.externals.insert(
+        self.plugins.insert(
             id.to_string(),
-            External {
+            Entry::External(External {
                 addr: actor,
                 generation,
                 content,
                 state: state.clone(),
-            },
+            }),
         );
         state
     }
 
     /// Ends an attachment (the process is left alone) and publishes the final `idle` state.
     fn drop_external(&mut self, id: &str) -> Option<External> {
-        let ext = self.externals.remove(id)?;
+        self.external(id)?;
+        let Some(Entry::External(ext)) = self.plugins.remove(id) else {
+            return None;
+        };
         ext.addr.do_send(Detach);
         self.bus
             .publish(DevServerEvent::Status(DevServerState::idle(id)));
@@ -301,7 +212,7 @@ impl Actor for DevServerSupervisor {
             // Orphans are reaped when a child dies (SIGCHLD), not on a timer: an idle
             // engine wakes for nothing.
             let sigchld = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child());
-            match (become_subreaper(), sigchld) {
+            match (subreaper::become_subreaper(), sigchld) {
                 (Ok(()), Ok(signal)) => {
                     let deaths = futures::stream::unfold(signal, |mut s| async move {
                         s.recv().await.map(|()| (ChildDied, s))
@@ -322,60 +233,11 @@ struct ChildDied;
 
 impl StreamHandler<ChildDied> for DevServerSupervisor {
     fn handle(&mut self, _: ChildDied, _: &mut Self::Context) {
-        reap_orphans(&self.registry);
+        subreaper::reap_orphans(&self.registry);
     }
 
     // The signal stream never ends while the engine runs; the supervisor outlives it anyway.
     fn finished(&mut self, _: &mut Self::Context) {}
-}
-
-#[cfg(target_os = "linux")]
-fn become_subreaper() -> nix::Result<()> {
-    nix::sys::prctl::set_child_subreaper(true)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn become_subreaper() -> nix::Result<()> {
-    Err(nix::errno::Errno::ENOSYS)
-}
-
-/// Reaps exited orphans that were re-parented to us, never our own children (tokio waits for
-/// those, and must get their exit status).
-fn reap_orphans(registry: &ProcessRegistry) {
-    let me = std::process::id() as i32;
-    let Some(table) = crate::process::process_table() else {
-        return;
-    };
-    for p in table.iter().filter(|p| p.ppid == me && p.zombie) {
-        if !registry.spawned_by_us(p.pid) && registry.watchdog_pid() != Some(p.pid) {
-            let _ = nix::sys::wait::waitpid(
-                nix::unistd::Pid::from_raw(p.pid),
-                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
-            );
-        }
-    }
-}
-
-/// Stops every process group below this process except our own and the watchdog's: the
-/// orphans a subreaper collected.
-async fn stop_strays(registry: &ProcessRegistry, grace: Duration) {
-    let me = std::process::id() as i32;
-    let Some(table) = crate::process::process_table() else {
-        return;
-    };
-    let own = nix::unistd::getpgrp().as_raw();
-    let watchdog = registry.watchdog_pid();
-    let strays: Vec<i32> = crate::process::descendant_groups(me, &table)
-        .into_iter()
-        .filter(|g| *g != own && *g != me && Some(*g) != watchdog)
-        .collect();
-    for g in strays {
-        tracing::warn!(
-            pgid = g,
-            "stopping a process group that a child left behind"
-        );
-        registry.stop(g, grace).await;
-    }
 }
 
 /// Starts the dev server of a plugin: from the host's dev path, or from `dev_path` when given.
@@ -393,140 +255,108 @@ impl Handler<StartDevServer> for DevServerSupervisor {
     type Result = AtomicResponse<Self, Result<DevServerState, DevServerError>>;
 
     fn handle(&mut self, msg: StartDevServer, _: &mut Self::Context) -> Self::Result {
-        let host = self.host.clone();
-        if self.externals.contains_key(&msg.plugin_id) {
-            let err = DevServerError::AttachedExternally(msg.plugin_id);
-            return AtomicResponse::new(Box::pin(actix::fut::ready(Err(err))));
+        let id = msg.plugin_id;
+        let (mut running, mut pending_stop, mut kept_lock) = (None, None, None);
+        match self.plugins.get_mut(&id) {
+            Some(Entry::External(_)) => {
+                let err = DevServerError::AttachedExternally(id);
+                return AtomicResponse::new(Box::pin(actix::fut::ready(Err(err))));
+            }
+            Some(Entry::Managed { addr, .. }) if addr.connected() => running = Some(addr.clone()),
+            Some(Entry::Managed { .. }) => {
+                // Its actor is gone: start again, with the ownership it kept.
+                if let Some(Entry::Managed { lock, .. }) = self.plugins.remove(&id) {
+                    kept_lock = Some(lock);
+                }
+            }
+            // Kept from the stop that is finishing: the plugin is never unowned meanwhile.
+            Some(Entry::Stopping { stop, lock }) => {
+                pending_stop = Some(stop.clone());
+                kept_lock = lock.take();
+            }
+            None => {}
         }
-        let running = self.plugins.get(&msg.plugin_id).cloned();
-        let pending_stop = self.stopping.get(&msg.plugin_id).cloned();
-        let id = msg.plugin_id.clone();
-        let find = async move {
+        let host = self.host.clone();
+        let planner = self.planner.clone();
+        let state_dir = self.config.state_dir.clone();
+        let start = async move {
             if let Some(stop) = pending_stop {
                 stop.await;
             }
             if let Some(addr) = running {
                 if let Ok(state) = addr.send(GetState).await {
-                    return Ok(Found::Running(state));
+                    return Ok(Start::Running(state));
                 }
             }
             validate_plugin_id(&id)?;
-            if let Some(path) = msg.dev_path {
-                return Ok(Found::DevPath(path));
-            }
-            let info = match tokio::time::timeout(HOST_LOOKUP_TIMEOUT, host.get_plugin(&id)).await {
-                Ok(Ok(info)) => info,
-                Ok(Err(e)) => {
-                    return Err(DevServerError::UnknownPlugin {
-                        id,
-                        reason: e.to_string(),
-                    })
-                }
-                Err(_) => return Err(DevServerError::Host(format!("looking up `{id}` timed out"))),
+            let dev_path = match msg.dev_path {
+                Some(path) => path,
+                None => dev_path_from_host(host.as_ref(), &id).await?,
             };
-            if !info.dev_mode {
-                return Err(DevServerError::NotInDevMode(id));
-            }
-            info.dev_path
-                .map(Found::DevPath)
-                .ok_or(DevServerError::NoDevPath(id))
+            let plan = planner.prepare(&id, dev_path)?;
+            let lock = match kept_lock {
+                Some(lock) => lock,
+                None => PluginLock::acquire(&state_dir, &id)?,
+            };
+            let plan = planner.with_port(plan).await?;
+            Ok(Start::New(Box::new(plan), lock))
         };
-        let id = msg.plugin_id;
-        AtomicResponse::new(Box::pin(
-            find.into_actor(self)
-                .then(move |found, act, _| {
-                    let ports = act.ports.clone();
-                    let cfg = act.config.clone();
-                    let (registry, stop_grace) = (act.registry.clone(), cfg.stop_grace);
-                    let (vite_policy, go_watcher_policy, process_policy) =
-                        (cfg.vite_policy, cfg.go_watcher_policy, cfg.plugin_policy);
-                    let planned = found.and_then(|found| match found {
-                        Found::Running(state) => Ok(Err(state)),
-                        Found::DevPath(path) => {
-                            // Symlinks and `..` resolved once, so paths in events are stable.
-                            let dev_path = std::fs::canonicalize(&path).unwrap_or(path);
-                            let (vite, go) = act.plan(&id, &dev_path)?;
-                            // Kept from a stop of this plugin that is just finishing, or taken.
-                            let lock = match act.locks.remove(&id) {
-                                Some(lock) => lock,
-                                None => PluginLock::acquire(&cfg.state_dir, &id)?,
-                            };
-                            let metadata = read_metadata(&id, &dev_path);
-                            let process = (cfg.launch_plugins && go.is_some())
-                                .then(|| act.process_settings(&id, &metadata));
-                            Ok(Ok((dev_path, vite, go, process, metadata, lock)))
-                        }
-                    });
-                    async move {
-                        let (dev_path, vite, go, process, metadata, lock) = match planned? {
-                            Err(running) => return Ok(Err(running)),
-                            Ok(p) => p,
-                        };
-                        let vite = match vite {
-                            Some(settings) => {
-                                let request = AllocatePort {
-                                    plugin_id: id.clone(),
-                                    avoid: vec![],
-                                };
-                                Some((settings, ports.send(request).await??))
-                            }
-                            None => None,
-                        };
-                        Ok(Ok((
-                            lock,
-                            PluginPlan {
-                                plugin_id: id,
-                                dev_path,
-                                vite,
-                                go,
-                                process,
-                                metadata,
-                                vite_policy,
-                                go_watcher_policy,
-                                process_policy,
-                                registry,
-                                stop_grace,
-                            },
-                        )))
-                    }
-                    .into_actor(act)
-                })
-                .map(
-                    |planned: Result<
-                        Result<(PluginLock, PluginPlan), DevServerState>,
-                        DevServerError,
-                    >,
-                     act,
-                     _| {
-                        let (lock, plan) = match planned? {
-                            Err(running) => return Ok(running),
-                            Ok(planned) => planned,
-                        };
-                        act.locks.insert(plan.plugin_id.clone(), lock);
-                        Ok(act.spawn_plugin(plan))
-                    },
-                ),
-        ))
+        AtomicResponse::new(Box::pin(start.into_actor(self).map(
+            |start: Result<Start, DevServerError>, act, _| match start? {
+                Start::Running(state) => Ok(state),
+                Start::New(plan, lock) => Ok(act.spawn_plugin(*plan, lock)),
+            },
+        )))
     }
 }
 
-/// `<dev_path>/plugin.yaml` as JSON (the reload events' payload); `{"id": id}` without one.
-fn read_metadata(id: &str, dev_path: &Path) -> serde_json::Value {
-    read_untrusted_text(&dev_path.join("plugin.yaml"), MAX_MANIFEST_BYTES)
-        .ok()
-        .filter(|text| check_yaml_nesting(text, MAX_YAML_NESTING).is_ok())
-        .and_then(|text| serde_norway::from_str::<serde_json::Value>(&text).ok())
-        .filter(|v| v.is_object())
-        .unwrap_or_else(|| serde_json::json!({ "id": id }))
+/// What a start found or planned.
+enum Start {
+    /// The dev server runs already: its state.
+    Running(DevServerState),
+    /// A dev server to spawn, and the ownership of its plugin.
+    New(Box<PluginPlan>, PluginLock),
 }
 
-enum Found {
-    Running(DevServerState),
-    DevPath(PathBuf),
+/// The plugin's directory as the host knows it (10 s limit); only plugins in dev mode have one.
+async fn dev_path_from_host(host: &dyn PluginHost, id: &str) -> Result<PathBuf, DevServerError> {
+    let info = match tokio::time::timeout(HOST_LOOKUP_TIMEOUT, host.get_plugin(id)).await {
+        Ok(Ok(info)) => info,
+        Ok(Err(e)) => {
+            return Err(DevServerError::UnknownPlugin {
+                id: id.to_string(),
+                reason: e.to_string(),
+            })
+        }
+        Err(_) => return Err(DevServerError::Host(format!("looking up `{id}` timed out"))),
+    };
+    if !info.dev_mode {
+        return Err(DevServerError::NotInDevMode(id.to_string()));
+    }
+    info.dev_path
+        .ok_or_else(|| DevServerError::NoDevPath(id.to_string()))
 }
 
 impl DevServerSupervisor {
-    fn spawn_plugin(&mut self, plan: PluginPlan) -> DevServerState {
+    /// Turns the managed entry of `id` into a stopping one; the stop to wait for.
+    fn begin_stop(&mut self, id: &str) -> Option<PendingStop> {
+        let Some(Entry::Managed { addr, lock }) = self.plugins.remove(id) else {
+            return None;
+        };
+        let stop = async move {
+            let _ = addr.send(StopPlugin).await;
+        }
+        .boxed()
+        .shared();
+        let entry = Entry::Stopping {
+            stop: stop.clone(),
+            lock: Some(lock),
+        };
+        self.plugins.insert(id.to_string(), entry);
+        Some(stop)
+    }
+
+    fn spawn_plugin(&mut self, plan: PluginPlan, lock: PluginLock) -> DevServerState {
         let id = plan.plugin_id.clone();
         let cfg = &self.config;
         let seq = self.log_seqs.entry(id.clone()).or_default().clone();
@@ -542,7 +372,8 @@ impl DevServerSupervisor {
         .start();
         let actor = PluginActor::new(plan, self.host.clone(), self.ports.clone(), logs);
         let state = actor.initial_state();
-        self.plugins.insert(id, actor.start());
+        let addr = actor.start();
+        self.plugins.insert(id, Entry::Managed { addr, lock });
         state
     }
 }
@@ -559,30 +390,21 @@ impl Handler<StopDevServer> for DevServerSupervisor {
 
     fn handle(&mut self, msg: StopDevServer, _: &mut Self::Context) -> Self::Result {
         let id = msg.plugin_id;
-        let stop = match self.plugins.remove(&id) {
-            Some(addr) => {
-                let stop = async move {
-                    let _ = addr.send(StopPlugin).await;
-                }
-                .boxed()
-                .shared();
-                self.stopping.insert(id.clone(), stop.clone());
-                stop
-            }
+        let stop = match self.plugins.get(&id) {
             // Already being stopped: answer when that stop is done.
-            None => match self.stopping.get(&id) {
-                Some(stop) => stop.clone(),
-                None => return Box::pin(actix::fut::ready(Err(DevServerError::NotRunning(id)))),
-            },
+            Some(Entry::Stopping { stop, .. }) => Some(stop.clone()),
+            Some(Entry::Managed { .. }) => self.begin_stop(&id),
+            _ => None,
+        };
+        let Some(stop) = stop else {
+            return Box::pin(actix::fut::ready(Err(DevServerError::NotRunning(id))));
         };
         let mine = stop.clone();
         Box::pin(stop.into_actor(self).map(move |(), act, _| {
-            if act.stopping.get(&id).is_some_and(|s| s.ptr_eq(&mine)) {
-                act.stopping.remove(&id);
-            }
-            // Unless it was started again meanwhile, the plugin is free for others.
-            if !act.plugins.contains_key(&id) {
-                act.locks.remove(&id);
+            // Done: the entry (and the plugin's ownership) goes, unless a start took over.
+            if matches!(act.plugins.get(&id), Some(Entry::Stopping { stop, .. }) if stop.ptr_eq(&mine))
+            {
+                act.plugins.remove(&id);
             }
             Ok(())
         }))
@@ -600,7 +422,7 @@ impl Handler<RebuildPlugin> for DevServerSupervisor {
     type Result = ResponseFuture<Result<(), DevServerError>>;
 
     fn handle(&mut self, msg: RebuildPlugin, _: &mut Self::Context) -> Self::Result {
-        let addr = self.plugins.get(&msg.plugin_id).cloned();
+        let addr = self.managed(&msg.plugin_id);
         Box::pin(async move {
             addr.ok_or(DevServerError::NotRunning(msg.plugin_id))?
                 .send(Rebuild)
@@ -620,11 +442,11 @@ impl Handler<GetDevServerState> for DevServerSupervisor {
     type Result = ResponseFuture<DevServerState>;
 
     fn handle(&mut self, msg: GetDevServerState, _: &mut Self::Context) -> Self::Result {
-        if let Some(ext) = self.externals.get(&msg.plugin_id) {
+        if let Some(ext) = self.external(&msg.plugin_id) {
             let state = ext.state.clone();
             return Box::pin(async move { state });
         }
-        let addr = self.plugins.get(&msg.plugin_id).cloned();
+        let addr = self.managed(&msg.plugin_id);
         Box::pin(async move {
             match addr {
                 Some(a) => a
@@ -646,8 +468,15 @@ impl Handler<ListDevServerStates> for DevServerSupervisor {
     type Result = ResponseFuture<Vec<DevServerState>>;
 
     fn handle(&mut self, _: ListDevServerStates, _: &mut Self::Context) -> Self::Result {
-        let addrs: Vec<_> = self.plugins.values().cloned().collect();
-        let external: Vec<_> = self.externals.values().map(|e| e.state.clone()).collect();
+        let addrs: Vec<_> = self
+            .plugins
+            .values()
+            .filter_map(|e| match e {
+                Entry::Managed { addr, .. } => Some(addr.clone()),
+                _ => None,
+            })
+            .collect();
+        let external: Vec<_> = self.externals().map(|(_, e)| e.state.clone()).collect();
         Box::pin(async move {
             let mut states = external;
             for a in addrs {
@@ -673,7 +502,7 @@ impl Handler<GetDevServerLogs> for DevServerSupervisor {
     type Result = ResponseFuture<Vec<LogEntry>>;
 
     fn handle(&mut self, msg: GetDevServerLogs, _: &mut Self::Context) -> Self::Result {
-        let addr = self.plugins.get(&msg.plugin_id).cloned();
+        let addr = self.managed(&msg.plugin_id);
         Box::pin(async move {
             match addr {
                 Some(a) => a.send(GetPluginLogs(msg.count)).await.unwrap_or_default(),
@@ -694,7 +523,10 @@ impl Handler<IsManaged> for DevServerSupervisor {
     type Result = bool;
 
     fn handle(&mut self, msg: IsManaged, _: &mut Self::Context) -> bool {
-        self.plugins.contains_key(&msg.plugin_id) || self.externals.contains_key(&msg.plugin_id)
+        matches!(
+            self.plugins.get(&msg.plugin_id),
+            Some(Entry::Managed { .. } | Entry::External(_))
+        )
     }
 }
 
@@ -707,19 +539,28 @@ impl Handler<Shutdown> for DevServerSupervisor {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _: Shutdown, _: &mut Self::Context) -> Self::Result {
-        let external: Vec<String> = self.externals.keys().cloned().collect();
+        let external: Vec<String> = self.externals().map(|(id, _)| id.clone()).collect();
         for id in external {
             self.drop_external(&id);
         }
-        let addrs: Vec<_> = self.plugins.drain().map(|(_, a)| a).collect();
-        let pending: Vec<_> = self.stopping.drain().map(|(_, s)| s).collect();
+        // The entries (and with them the plugins' ownership) go once every stop is done.
+        let entries: Vec<Entry> = self.plugins.drain().map(|(_, e)| e).collect();
+        let (mut addrs, mut pending) = (vec![], vec![]);
+        for entry in &entries {
+            match entry {
+                Entry::Managed { addr, .. } => addrs.push(addr.clone()),
+                Entry::Stopping { stop, .. } => pending.push(stop.clone()),
+                Entry::External(_) => {}
+            }
+        }
         let registry = self.registry.clone();
         let (subreaper, grace) = (self.config.child_subreaper, self.config.stop_grace);
         Box::pin(async move {
             futures::future::join_all(addrs.iter().map(|a| a.send(StopPlugin))).await;
             futures::future::join_all(pending).await;
+            drop(entries);
             if subreaper {
-                stop_strays(&registry, grace).await;
+                subreaper::stop_strays(&registry, grace).await;
             }
             registry.close();
         })
@@ -740,7 +581,7 @@ impl Handler<PanicPluginChild> for DevServerSupervisor {
     type Result = ResponseFuture<bool>;
 
     fn handle(&mut self, msg: PanicPluginChild, _: &mut Self::Context) -> Self::Result {
-        let addr = self.plugins.get(&msg.plugin_id).cloned();
+        let addr = self.managed(&msg.plugin_id);
         Box::pin(async move {
             match addr {
                 Some(a) => a
@@ -759,7 +600,7 @@ impl Handler<DevinfoSeen> for DevServerSupervisor {
     fn handle(&mut self, msg: DevinfoSeen, ctx: &mut Self::Context) {
         let id = msg.plugin_id;
         // Files of plugins ovdev manages are its own (the built-in host writes them).
-        if self.plugins.contains_key(&id) || self.stopping.contains_key(&id) {
+        if self.runs_or_stops(&id) {
             return;
         }
         match msg.found {
@@ -772,11 +613,7 @@ impl Handler<DevinfoSeen> for DevServerSupervisor {
                     return;
                 }
                 self.detached.remove(&id);
-                if self
-                    .externals
-                    .get(&id)
-                    .is_some_and(|e| e.content == content)
-                {
+                if self.external(&id).is_some_and(|e| e.content == content) {
                     return;
                 }
                 self.attach(&id, info, content, None, ctx);
@@ -789,34 +626,10 @@ impl Handler<ExternalChanged> for DevServerSupervisor {
     type Result = ();
 
     fn handle(&mut self, msg: ExternalChanged, _: &mut Self::Context) {
-        let Some(ext) = self
-            .externals
-            .get_mut(&msg.plugin_id)
-            .filter(|e| e.generation == msg.generation)
-        else {
+        let Some(Entry::External(ext)) = self.plugins.get_mut(&msg.plugin_id) else {
             return;
         };
-        let before = ext.state.clone();
-        let s = &mut ext.state;
-        s.grpc_connected = msg.connected;
-        if s.vite_port != 0 {
-            s.vite_status = if msg.vite_ready {
-                DevProcessStatus::Ready
-            } else {
-                DevProcessStatus::Starting
-            };
-        }
-        s.vite_url = if s.vite_status == DevProcessStatus::Ready {
-            DevServerState::vite_url_for(s.vite_port)
-        } else {
-            String::new()
-        };
-        match msg.error {
-            Some(e) => s.last_error = e,
-            None if msg.connected => s.last_error.clear(),
-            None => {}
-        }
-        if ext.state != before {
+        if ext.generation == msg.generation && msg.apply_to(&mut ext.state) {
             self.bus.publish(DevServerEvent::Status(ext.state.clone()));
         }
     }
@@ -827,8 +640,7 @@ impl Handler<ExternalGone> for DevServerSupervisor {
 
     fn handle(&mut self, msg: ExternalGone, _: &mut Self::Context) {
         if self
-            .externals
-            .get(&msg.plugin_id)
+            .external(&msg.plugin_id)
             .is_some_and(|e| e.generation == msg.generation)
         {
             self.drop_external(&msg.plugin_id);
@@ -850,7 +662,7 @@ impl Handler<AttachExternal> for DevServerSupervisor {
     fn handle(&mut self, msg: AttachExternal, ctx: &mut Self::Context) -> Self::Result {
         let id = msg.plugin_id;
         validate_plugin_id(&id)?;
-        if self.plugins.contains_key(&id) || self.stopping.contains_key(&id) {
+        if self.runs_or_stops(&id) {
             return Err(DevServerError::AlreadyManaged(id));
         }
         let plugins_dir = self.config.state_dir.join("plugins");
