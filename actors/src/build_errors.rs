@@ -16,6 +16,12 @@ fn error_line_regex() -> &'static Regex {
     })
 }
 
+/// Whether one line of compiler output is a `file:line[:col]: message` error (nothing is
+/// extracted: the whole output is parsed once, when the build ends).
+pub fn is_build_error_line(line: &str) -> bool {
+    error_line_regex().is_match(crate::ansi::strip_ansi(line).trim())
+}
+
 /// Extracts every `file:line[:col]: message` error from compiler output.
 ///
 /// Relative paths are resolved against `build_dir`, the directory `go build` ran in, so every
@@ -41,6 +47,25 @@ pub fn parse_build_errors(output: &str, build_dir: &Path) -> Vec<BuildError> {
         .collect()
 }
 
+/// The one line that says why a build failed: its first compiler error and how many there
+/// were (`at_least` when output was cut), or, without any, how `go` ended (`how`) and the last
+/// lines it printed (`tail`).
+pub fn failure_summary(errors: &[BuildError], at_least: bool, how: &str, tail: &str) -> String {
+    match errors.first() {
+        Some(first) => format!(
+            "build failed with {}{} error{}: {}:{}:{}: {}",
+            if at_least { "at least " } else { "" },
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" },
+            first.file,
+            first.line,
+            first.column,
+            first.message
+        ),
+        None => format!("build failed ({how}): {tail}"),
+    }
+}
+
 fn absolutize(file: &str, build_dir: &Path) -> String {
     let p = Path::new(file);
     if p.is_absolute() {
@@ -62,6 +87,38 @@ fn absolutize(file: &str, build_dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_is_summed_up_by_its_first_error_or_by_how_go_ended() {
+        let errs = parse_build_errors("a.go:1:2: one\nb.go:3:4: two\n", Path::new("/p"));
+        assert_eq!(
+            failure_summary(&errs, false, "exit 1", ""),
+            "build failed with 2 errors: /p/a.go:1:2: one"
+        );
+        assert_eq!(
+            failure_summary(&errs[..1], true, "exit 1", ""),
+            "build failed with at least 1 error: /p/a.go:1:2: one"
+        );
+        assert_eq!(
+            failure_summary(&[], false, "exited with code 2", "go: no go files"),
+            "build failed (exited with code 2): go: no go files"
+        );
+    }
+
+    #[test]
+    fn error_lines_are_told_from_other_output() {
+        assert!(is_build_error_line("./pkg/main.go:12:5: undefined: foo"));
+        assert!(is_build_error_line(
+            "\u{1b}[31mpkg/x.go:3: vet says no\u{1b}[0m"
+        ));
+        for other in [
+            "# example.com/hello/pkg",
+            "go: downloading x v1.0.0",
+            "main.go is fine",
+        ] {
+            assert!(!is_build_error_line(other), "{other}");
+        }
+    }
 
     #[test]
     fn parses_line_and_column_with_relative_paths() {

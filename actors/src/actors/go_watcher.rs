@@ -1,13 +1,13 @@
 //! `GoWatcherActor`: watches a plugin's Go sources, debounces changes per plugin, runs at
 //! most one `go build` at a time, installs the binary atomically and asks the host to reload.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use chrono::Utc;
-use notify::{Event, EventKind};
+use notify::Event;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::child_guard::{ChildEvent, ExitNotice, ParentLink};
@@ -16,12 +16,11 @@ use super::child_run::ChildRun;
 use super::log_buffer::LogSink;
 use super::plugin::ReloadProcess;
 use crate::binary_swap::{install_binary, install_built, InstallOutcome};
-use crate::build_errors::parse_build_errors;
+use crate::build_errors::{failure_summary, is_build_error_line, parse_build_errors};
+use crate::build_queue::BuildQueue;
 use crate::debounce::Debounce;
-use crate::dir_watch::DirWatches;
-use crate::go_watch_paths::{go_work_use_dirs, is_build_input, is_skipped_dir};
+use crate::go_sources::GoSources;
 use crate::host::PluginHost;
-use crate::untrusted_file::read_untrusted_text;
 
 /// Who reloads the plugin after a new binary is installed.
 #[derive(Clone)]
@@ -36,9 +35,6 @@ use crate::plugin_status::StatusEvent;
 use crate::process::{describe_exit, ProcessSpec};
 use crate::registry::ProcessRegistry;
 use crate::types::{BuildError, DevProcessStatus, LogLevel, LogSource};
-
-/// The largest `go.work` read (it lists directories; 1 MiB is far beyond any real one).
-const MAX_GO_WORK_BYTES: u64 = 1024 * 1024;
 
 /// Where `go build` writes the binary, relative to the plugin directory.
 pub const BUILD_OUTPUT: &str = "build/bin/plugin";
@@ -89,10 +85,9 @@ pub struct GoWatcherActor {
     reloader: Reloader,
     debounce: Debounce,
     timer: Option<SpawnHandle>,
-    watches: DirWatches,
-    roots: Vec<PathBuf>,
-    build: Option<RunningBuild>,
-    rebuild_after: bool,
+    sources: GoSources,
+    /// The running build, and whether one more is due after it.
+    builds: BuildQueue<RunningBuild>,
     run: u64,
     stopping: bool,
     tail: OutputTail,
@@ -117,10 +112,8 @@ impl GoWatcherActor {
             reloader,
             debounce,
             timer: None,
-            watches: DirWatches::default(),
-            roots: Vec::new(),
-            build: None,
-            rebuild_after: false,
+            sources: GoSources::default(),
+            builds: BuildQueue::default(),
             run: 0,
             stopping: false,
             tail: OutputTail::default(),
@@ -136,35 +129,20 @@ impl GoWatcherActor {
         let watcher = notify::recommended_watcher(move |res: notify::Result<Event>| {
             let _ = tx.send(res);
         })?;
-        self.watches = DirWatches::new(watcher);
         ctx.add_stream(UnboundedReceiverStream::new(rx));
-
-        let dev = self.settings.dev_path.clone();
-        // The plugin root only for go.mod, go.sum and go.work: not recursive, and last, so
-        // that paths below the trees are judged relative to their tree.
-        self.roots = vec![dev.join("pkg"), dev.clone()];
-        // The parent (not recursive) only to notice the plugin directory going and coming back.
-        if let Some(parent) = dev.parent() {
-            self.watch_dir(parent);
-        }
-        self.watch_dir(&dev);
-        self.watch_tree(&dev.join("pkg"));
-        self.watch_go_work_dirs();
+        self.sources = GoSources::watch(watcher, &self.settings.dev_path);
+        self.log_watch_problems();
         self.watch_logs.info(format!(
             "watching {} directories for .go, .mod, .sum and .work changes",
-            self.watches.len()
+            self.sources.watched()
         ));
         Ok(())
     }
 
-    /// Watches the plugin directory's trees again from scratch (it was deleted or moved and
-    /// is back): adding a watch again also points the OS's watch at the directory's new path.
-    fn rewatch(&mut self) {
-        let dev = self.settings.dev_path.clone();
-        self.watches.forget_tree(&dev);
-        self.watch_dir(&dev);
-        self.watch_tree(&dev.join("pkg"));
-        self.watch_go_work_dirs();
+    fn log_watch_problems(&mut self) {
+        for problem in self.sources.take_problems() {
+            self.watch_logs.warn(problem);
+        }
     }
 
     fn plugin_dir_gone(&self) -> String {
@@ -172,56 +150,6 @@ impl GoWatcherActor {
             "the plugin directory {} is gone (deleted or moved away); ovdev builds again as soon as it is back",
             self.settings.dev_path.display()
         )
-    }
-
-    /// Adds `go.work`'s `use` directories (again after it changed) as watched trees.
-    fn watch_go_work_dirs(&mut self) {
-        let dev = self.settings.dev_path.clone();
-        let Ok(work) = read_untrusted_text(&dev.join("go.work"), MAX_GO_WORK_BYTES) else {
-            return;
-        };
-        for dir in go_work_use_dirs(&work, &dev) {
-            let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
-            if dir.is_dir() && !self.roots.contains(&dir) {
-                let at = self.roots.len() - 1;
-                self.roots.insert(at, dir.clone());
-                self.watch_tree(&dir);
-            }
-        }
-    }
-
-    fn watch_dir(&mut self, dir: &Path) {
-        if let Err(e) = self.watches.add(dir) {
-            self.watch_logs
-                .warn(format!("cannot watch {}: {e}", dir.display()));
-        }
-    }
-
-    /// Watches `dir` and its subdirectories (skipping hidden, vendor, node_modules, build) and
-    /// returns true when the tree holds a build input. New directories are walked this way
-    /// because files written right after a directory is created can escape inotify.
-    fn watch_tree(&mut self, dir: &Path) -> bool {
-        self.watch_dir(dir);
-        let mut found = false;
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return false;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
-            if is_dir {
-                let skipped = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(is_skipped_dir);
-                if !skipped {
-                    found |= self.watch_tree(&path);
-                }
-            } else if is_build_input(&path, &self.roots) {
-                found = true;
-            }
-        }
-        found
     }
 
     fn on_change(&mut self, ctx: &mut Context<Self>) {
@@ -245,12 +173,12 @@ impl GoWatcherActor {
         if self.stopping {
             return;
         }
-        if self.build.as_ref().is_some_and(|b| b.child.is_some()) {
+        if self.builds.current().is_some_and(|b| b.child.is_some()) {
             // The compiler is still reading sources that changed since: its result would be
             // stale, and a build that hangs (a FIFO among the sources) must not hold the loop.
             self.watch_logs
                 .info("sources changed during the build; cancelling it and building again");
-            self.rebuild_after = true;
+            self.builds.again();
             self.cancel_build(ctx);
             return;
         }
@@ -269,8 +197,7 @@ impl GoWatcherActor {
             self.report(DevProcessStatus::Error, Some(msg));
             return;
         }
-        if self.build.is_some() {
-            self.rebuild_after = true;
+        if self.builds.busy() {
             return;
         }
         // The build writes the binary where it is installed (next to it, then one rename):
@@ -304,7 +231,7 @@ impl GoWatcherActor {
                 let timeout = ctx.run_later(self.settings.build_timeout, move |act, ctx| {
                     act.on_build_timeout(run, ctx);
                 });
-                self.build = Some(RunningBuild {
+                self.builds.start(RunningBuild {
                     run,
                     child: Some(child),
                     started: Instant::now(),
@@ -326,7 +253,7 @@ impl GoWatcherActor {
     /// Stops the running compiler's process group; the build ends when it is gone, and the
     /// next one (if any was asked for) starts then, never beside it.
     fn cancel_build(&mut self, ctx: &mut Context<Self>) {
-        let Some(build) = self.build.as_mut() else {
+        let Some(build) = self.builds.current_mut() else {
             return;
         };
         let Some(child) = build.child.take() else {
@@ -341,9 +268,7 @@ impl GoWatcherActor {
             .stop(CANCEL_GRACE)
             .into_actor(self)
             .map(|_, act, ctx| {
-                act.build = None;
-                if act.rebuild_after && !act.stopping {
-                    act.rebuild_after = false;
+                if act.builds.end() && !act.stopping {
                     act.request_build(ctx);
                 }
             })
@@ -351,7 +276,7 @@ impl GoWatcherActor {
     }
 
     fn on_build_timeout(&mut self, run: u64, ctx: &mut Context<Self>) {
-        let Some(build) = self.build.as_mut().filter(|b| b.run == run) else {
+        let Some(build) = self.builds.current_mut().filter(|b| b.run == run) else {
             return;
         };
         build.timeout = None;
@@ -378,7 +303,7 @@ impl GoWatcherActor {
         errors: Vec<BuildError>,
         ctx: &mut Context<Self>,
     ) {
-        self.build = None;
+        let again = self.builds.end();
         if !errors.is_empty() {
             self.parent.report(ChildEvent::BuildErrors(errors));
         }
@@ -389,8 +314,7 @@ impl GoWatcherActor {
                 duration,
                 at: Utc::now(),
             }));
-        if self.rebuild_after && !self.stopping {
-            self.rebuild_after = false;
+        if again && !self.stopping {
             self.watch_logs
                 .info("sources changed during the build; building again");
             self.request_build(ctx);
@@ -506,79 +430,19 @@ impl StreamHandler<notify::Result<Event>> for GoWatcherActor {
                 return;
             }
         };
-        let relevant_kind = matches!(
-            event.kind,
-            EventKind::Create(_)
-                | EventKind::Remove(_)
-                | EventKind::Modify(notify::event::ModifyKind::Data(_))
-                | EventKind::Modify(notify::event::ModifyKind::Name(_))
-                | EventKind::Modify(notify::event::ModifyKind::Any)
-                | EventKind::Any
-        );
-        if !relevant_kind {
-            return;
+        let seen = self.sources.on_event(&event);
+        if seen.dir_back {
+            let dev = self.settings.dev_path.display();
+            self.watch_logs
+                .info(format!("{dev} is back; watching it again"));
         }
-        // Paths that went away (removed, or renamed from). Judged by the event, not by looking:
-        // a rename and its undo are both over before the events arrive, and the OS dropped the
-        // watch all the same.
-        use notify::event::{ModifyKind, RenameMode};
-        let gone: &[PathBuf] = match event.kind {
-            EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
-                &event.paths
-            }
-            EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => {
-                &event.paths[..1.min(event.paths.len())]
-            }
-            _ => &[],
-        };
-        let mut changed = false;
-        for path in &event.paths {
-            let dev = &self.settings.dev_path;
-            if path == dev {
-                // Seen through the watch on its parent: the plugin directory went or came back.
-                if dev.is_dir() {
-                    self.watch_logs
-                        .info(format!("{} is back; watching it again", dev.display()));
-                    self.rewatch();
-                    changed = true;
-                } else {
-                    self.watches.forget_tree(dev);
-                    let msg = self.plugin_dir_gone();
-                    self.watch_logs.error(msg.clone());
-                    self.report(DevProcessStatus::Error, Some(msg));
-                }
-                continue;
-            }
-            if !self.roots.iter().any(|r| path.starts_with(r)) {
-                continue; // a sibling of the plugin directory
-            }
-            if gone.contains(path) || !path.exists() {
-                // Its watches are gone or stale; a watched directory that went takes its
-                // sources with it. If it is back already, it is watched again just below.
-                changed |= self.watches.contains(path);
-                self.watches.forget_tree(path);
-            }
-            let under_tree = self.roots[..self.roots.len().saturating_sub(1)]
-                .iter()
-                .any(|r| path.starts_with(r));
-            if under_tree && path.is_dir() {
-                let skipped = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(is_skipped_dir);
-                if !skipped && self.watch_tree(path) {
-                    changed = true;
-                }
-            } else if is_build_input(path, &self.roots) {
-                changed = true;
-                let is_root_go_work = path.parent() == Some(self.settings.dev_path.as_path())
-                    && path.file_name().is_some_and(|n| n == "go.work");
-                if is_root_go_work {
-                    self.watch_go_work_dirs();
-                }
-            }
+        self.log_watch_problems();
+        if seen.dir_gone {
+            let msg = self.plugin_dir_gone();
+            self.watch_logs.error(msg.clone());
+            self.report(DevProcessStatus::Error, Some(msg));
         }
-        if changed && !self.stopping {
+        if seen.changed && !self.stopping {
             self.on_change(ctx);
         }
     }
@@ -594,15 +458,13 @@ impl Handler<ChildLines> for GoWatcherActor {
     fn handle(&mut self, msg: ChildLines, _: &mut Self::Context) {
         let mut batch = Vec::with_capacity(msg.lines.len());
         for (pipe, line) in msg.lines {
-            let level = if crate::build_errors::parse_build_errors(&line, &self.settings.dev_path)
-                .is_empty()
-            {
-                level_for_line(pipe, &line)
-            } else {
+            let level = if is_build_error_line(&line) {
                 LogLevel::Error
+            } else {
+                level_for_line(pipe, &line)
             };
             self.tail.push(pipe, &line);
-            if let Some(b) = self.build.as_mut().filter(|b| b.run == msg.run) {
+            if let Some(b) = self.builds.current_mut().filter(|b| b.run == msg.run) {
                 if b.output.len() < MAX_BUILD_OUTPUT_LINES {
                     b.output.push(line.clone());
                 } else {
@@ -619,7 +481,7 @@ impl Handler<ChildExited> for GoWatcherActor {
     type Result = ();
 
     fn handle(&mut self, msg: ChildExited, ctx: &mut Self::Context) {
-        let Some(build) = self.build.as_mut().filter(|b| b.run == msg.run) else {
+        let Some(build) = self.builds.current_mut().filter(|b| b.run == msg.run) else {
             return;
         };
         if build.cancelled {
@@ -634,7 +496,7 @@ impl Handler<ChildExited> for GoWatcherActor {
         self.notice.track(None);
         let duration = build.started.elapsed();
         if self.stopping {
-            self.build = None;
+            self.builds.end();
             return;
         }
         if msg.status.is_some_and(|s| s.success()) {
@@ -650,23 +512,7 @@ impl Handler<ChildExited> for GoWatcherActor {
             .unwrap_or_else(|| "ended".into());
         let output = build.output.join("\n");
         let errors = parse_build_errors(&output, &self.settings.dev_path);
-        let summary = match errors.first() {
-            Some(first) => format!(
-                "build failed with {}{} error{}: {}:{}:{}: {}",
-                if build.output_cut > 0 {
-                    "at least "
-                } else {
-                    ""
-                },
-                errors.len(),
-                if errors.len() == 1 { "" } else { "s" },
-                first.file,
-                first.line,
-                first.column,
-                first.message
-            ),
-            None => format!("build failed ({how}): {}", self.tail.text()),
-        };
+        let summary = failure_summary(&errors, build.output_cut > 0, &how, &self.tail.text());
         if build.output_cut > 0 {
             self.build_logs.warn(format!(
                 "the build printed {} more lines than the {MAX_BUILD_OUTPUT_LINES} kept for error reporting; they are in the log above",
@@ -708,11 +554,11 @@ impl Handler<StopGoWatcher> for GoWatcherActor {
     fn handle(&mut self, _: StopGoWatcher, ctx: &mut Self::Context) -> Self::Result {
         self.stopping = true;
         self.notice.disarm();
-        self.watches.close();
+        self.sources.close();
         if let Some(t) = self.timer.take() {
             ctx.cancel_future(t);
         }
-        let child = self.build.as_mut().and_then(|b| b.child.take());
+        let child = self.builds.current_mut().and_then(|b| b.child.take());
         let grace = self.settings.stop_grace;
         let logs = self.build_logs.clone();
         Box::pin(
