@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::{report, NoHost};
-use omniview_devserver::engine::devinfo::{devinfo_path, write_devinfo};
-use omniview_devserver::engine::handshake::parse_handshake;
 use omniview_devserver::{
     DevInfoFile, DevServerBuilder, DevServerEvent, DevServerMode, DevServerState, EventStream,
     Received,
 };
+use ovdev_actors::devinfo::{devinfo_path, write_devinfo};
+use ovdev_actors::handshake::parse_handshake;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const ROUNDS: usize = 10;

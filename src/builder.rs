@@ -22,7 +22,7 @@ pub const STATE_DIR_ENV: &str = "OMNIVIEW_STATE_DIR";
 /// Why the engine could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum BuilderError {
-    #[error("no state directory: set {STATE_DIR_ENV} or pass a state directory (`--state-dir`)")]
+    #[error("no state directory: set {STATE_DIR_ENV} or give one (builder option `state_dir`)")]
     NoStateDir,
     #[error("{what} `{path}` does not exist or is not executable; fix the path or leave it unset to use PATH")]
     BadToolPath { what: &'static str, path: PathBuf },

@@ -124,15 +124,16 @@ impl DevServerHandle {
         Ok(self.inner.addr.send(ListDevServerStates).await?)
     }
 
-    /// The last `count` log entries of the plugin, oldest first (`count <= 0`: all).
+    /// The plugin's buffered log entries, oldest first: the last `last` of them, or all that
+    /// are kept with `None`.
     pub async fn get_dev_server_logs(
         &self,
         plugin_id: &str,
-        count: i64,
+        last: Option<usize>,
     ) -> Result<Vec<LogEntry>, DevServerError> {
         let msg = GetDevServerLogs {
             plugin_id: plugin_id.to_string(),
-            count,
+            last,
         };
         Ok(self.inner.addr.send(msg).await?)
     }

@@ -3,8 +3,9 @@
 //! An IDE embeds the engine with [`DevServerBuilder`], supplying a [`PluginHost`], and drives
 //! it through the cloneable [`DevServerHandle`]; it receives state, log and build-error events
 //! from [`DevServerHandle::subscribe`] in the JSON the Omniview frontend understands.
-//! The engine itself (actors, process handling, pure logic) lives in the `ovdev-actors` crate;
-//! see `docs/architecture.md`.
+//! The engine itself (actors, process handling, pure logic) lives in the `ovdev-actors` crate,
+//! an implementation detail: everything an embedder needs is exported here; see
+//! `docs/architecture.md`.
 
 mod builder;
 mod handle;
@@ -22,9 +23,6 @@ pub use ovdev_actors::types::{
     BuildError, BuildErrorsPayload, DevInfoFile, DevProcessStatus, DevServerMode, DevServerState,
     LogEntry, LogLevel, LogSource,
 };
-
-/// The engine crate, for advanced embedders and tests.
-pub use ovdev_actors as engine;
 
 /// The embedding guide's example is compiled as a doctest so it cannot rot.
 #[cfg(doctest)]

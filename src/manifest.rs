@@ -29,7 +29,7 @@ pub enum ManifestError {
     Read(UntrustedFileError),
     #[error("`{path}` is not valid YAML: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("`{0}` has no `id:`; add one (for example `id: my-plugin`) or pass `--id`")]
+    #[error("`{0}` has no `id:`; add one (for example `id: my-plugin`) or give the plugin id explicitly")]
     NoId(PathBuf),
     #[error("`{path}`: {source}")]
     InvalidId {

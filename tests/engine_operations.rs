@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use omniview_devserver::engine::config::PortProbe;
 use omniview_devserver::{
     DevProcessStatus, DevServerBuilder, DevServerError, DevServerEvent, DevServerHandle,
     DevServerMode, PackageManager,
 };
+use ovdev_actors::config::PortProbe;
 
 struct Engine {
     handle: DevServerHandle,
@@ -116,7 +116,7 @@ async fn errors_name_the_problem() {
     let idle = h.get_dev_server_state("idle-one").await.unwrap();
     assert_eq!(idle.mode, DevServerMode::Idle);
     assert!(h
-        .get_dev_server_logs("idle-one", 0)
+        .get_dev_server_logs("idle-one", None)
         .await
         .unwrap()
         .is_empty());
@@ -175,13 +175,13 @@ async fn start_is_idempotent_queries_answer_and_stop_frees_the_port() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].vite_url, "http://127.0.0.1:20120");
 
-    let logs = h.get_dev_server_logs("both", 0).await.unwrap();
+    let logs = h.get_dev_server_logs("both", None).await.unwrap();
     assert!(logs.len() > 3);
     assert!(
         logs.windows(2).all(|w| w[0].seq < w[1].seq),
         "seq increases"
     );
-    let last_two = h.get_dev_server_logs("both", 2).await.unwrap();
+    let last_two = h.get_dev_server_logs("both", Some(2)).await.unwrap();
     assert_eq!(last_two.len(), 2);
     assert_eq!(last_two[1].seq, logs.last().unwrap().seq);
 
@@ -197,7 +197,7 @@ async fn start_is_idempotent_queries_answer_and_stop_frees_the_port() {
 
     let last_seq = logs.last().unwrap().seq;
     let restarted = h.start_dev_server("both").await.unwrap();
-    let after = h.get_dev_server_logs("both", 0).await.unwrap();
+    let after = h.get_dev_server_logs("both", None).await.unwrap();
     assert!(
         after[0].seq > last_seq,
         "seq keeps increasing across restarts"
@@ -564,10 +564,10 @@ async fn stopping_cancels_a_running_build() {
 #[actix::test]
 async fn inside_an_actix_system_the_engine_runs_there_and_missing_go_is_named() {
     use actix::Actor;
-    use omniview_devserver::engine::actors::supervisor::StartDevServer;
-    use omniview_devserver::engine::actors::DevServerSupervisor;
-    use omniview_devserver::engine::config::EngineConfig;
-    use omniview_devserver::engine::events::EventBus;
+    use ovdev_actors::actors::supervisor::StartDevServer;
+    use ovdev_actors::actors::DevServerSupervisor;
+    use ovdev_actors::config::EngineConfig;
+    use ovdev_actors::events::EventBus;
 
     let state = tempfile::tempdir().unwrap();
     let root = tempfile::tempdir().unwrap();
@@ -586,7 +586,7 @@ async fn inside_an_actix_system_the_engine_runs_there_and_missing_go_is_named() 
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "`go` not found on PATH; install it or set its path with `--go` (builder: `go`)"
+        "`go` not found on PATH; install it or give its path (builder option `go`)"
     );
 
     // The builder, called inside a System, starts the engine in it and works the same.
@@ -727,7 +727,7 @@ async fn huge_lines_are_cut_with_a_marker_and_bad_utf8_is_replaced() {
             s.vite_status == DevProcessStatus::Ready
         })
         .await;
-    let logs = e.handle.get_dev_server_logs("noisy", 0).await.unwrap();
+    let logs = e.handle.get_dev_server_logs("noisy", None).await.unwrap();
     let long = logs
         .iter()
         .find(|l| l.message.starts_with("xxxx"))

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use omniview_devserver::engine::devinfo::{devinfo_path, validate_devinfo};
 use omniview_devserver::{
     DevProcessStatus, DevServerBuilder, DevServerError, DevServerHandle, DevServerMode,
 };
+use ovdev_actors::devinfo::{devinfo_path, validate_devinfo};
 use tokio::process::{Child, Command};
 
 const ID: &str = "hello-plugin";

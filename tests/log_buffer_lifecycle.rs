@@ -7,8 +7,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use omniview_devserver::engine::actors::log_buffer::live_log_buffers;
 use omniview_devserver::{DevProcessStatus, DevServerBuilder, PackageManager};
+use ovdev_actors::actors::log_buffer::live_log_buffers;
 
 async fn wait_live_buffers(expected: usize, round: usize) {
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
-use omniview_devserver::engine::process::find_on_path;
 use omniview_devserver::{DevProcessStatus, DevServerBuilder, DevServerMode};
+use ovdev_actors::process::find_on_path;
 
 /// The Vite version the example's npm lockfile pins; every fixture was written for the same
 /// `package.json` at the same time and pins it too (checked against the fixture's text).

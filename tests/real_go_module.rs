@@ -10,10 +10,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
-use omniview_devserver::engine::handshake::{parse_handshake, Network};
 use omniview_devserver::{
     DevProcessStatus, DevServerBuilder, DevServerEvent, DevServerHandle, LogLevel,
 };
+use ovdev_actors::handshake::{parse_handshake, Network};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const ID: &str = "hello-plugin";
@@ -150,7 +150,7 @@ async fn stdio_arrives_over_grpc_and_a_stop_is_a_graceful_shutdown() {
 }
 
 fn read_pid(state: &Path) -> i32 {
-    use omniview_devserver::engine::devinfo::{devinfo_path, read_devinfo};
+    use ovdev_actors::devinfo::{devinfo_path, read_devinfo};
     read_devinfo(&devinfo_path(state, ID)).unwrap().pid
 }
 

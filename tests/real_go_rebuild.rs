@@ -150,7 +150,7 @@ async fn real_go_builds_rebuild_once_per_burst_and_survive_errors() {
     rec.drain(Duration::from_millis(1200)).await;
     assert_eq!(rec.builds_started(), builds + 2, "{}", rec.log_text());
 
-    let logs = handle.get_dev_server_logs(id, 0).await.unwrap();
+    let logs = handle.get_dev_server_logs(id, None).await.unwrap();
     assert!(logs.iter().any(|e| e.message.contains("syntax error")));
 
     handle.shutdown().await;

@@ -11,11 +11,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::*;
-use omniview_devserver::engine::devinfo::{devinfo_path, read_devinfo};
 use omniview_devserver::{
     DevProcessStatus, DevServerBuilder, DevServerEvent, DevServerHandle, PackageManager,
     RestartPolicy, RestartType,
 };
+use ovdev_actors::devinfo::{devinfo_path, read_devinfo};
 
 fn host_engine(
     state: &Path,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use omniview_devserver::engine::devinfo::{devinfo_path, validate_devinfo};
+use ovdev_actors::devinfo::{devinfo_path, validate_devinfo};
 use tokio::process::{Child, Command};
 
 fn serve_external(

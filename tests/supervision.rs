@@ -80,7 +80,7 @@ async fn a_crash_loop_backs_off_then_gives_up_with_a_clear_error() {
         s.last_error
     );
 
-    let logs = h.get_dev_server_logs("loop", 0).await.unwrap();
+    let logs = h.get_dev_server_logs("loop", None).await.unwrap();
     let restarts: Vec<_> = logs
         .iter()
         .filter(|l| l.message.contains("; restarting vite in "))
@@ -107,7 +107,7 @@ async fn a_crash_loop_backs_off_then_gives_up_with_a_clear_error() {
     }
     rec.drain(Duration::from_millis(600)).await;
     assert_eq!(
-        spawn_times(&h.get_dev_server_logs("loop", 0).await.unwrap()).len(),
+        spawn_times(&h.get_dev_server_logs("loop", None).await.unwrap()).len(),
         4,
         "no restart after giving up"
     );
@@ -236,13 +236,11 @@ mod panics {
     //! Child actors that panic, through the engine's test-only message.
     use super::*;
     use actix::Actor;
-    use omniview_devserver::engine::actors::child_guard::ChildKind;
-    use omniview_devserver::engine::actors::supervisor::{
-        PanicPluginChild, Shutdown, StartDevServer,
-    };
-    use omniview_devserver::engine::actors::DevServerSupervisor;
-    use omniview_devserver::engine::config::EngineConfig;
-    use omniview_devserver::engine::events::EventBus;
+    use ovdev_actors::actors::child_guard::ChildKind;
+    use ovdev_actors::actors::supervisor::{PanicPluginChild, Shutdown, StartDevServer};
+    use ovdev_actors::actors::DevServerSupervisor;
+    use ovdev_actors::config::EngineConfig;
+    use ovdev_actors::events::EventBus;
 
     #[actix::test]
     async fn a_panicking_vite_actor_is_replaced_and_its_process_stopped() {

@@ -28,8 +28,12 @@ pub enum DevServerError {
     ChildDown { id: String, child: &'static str },
     #[error(transparent)]
     NoFreePort(#[from] NoFreePort),
-    #[error("`{tool}` not found on PATH; install it or set {fix}")]
-    ToolNotFound { tool: String, fix: String },
+    #[error("`{tool}` not found on PATH; install it or give its path (builder option `{option}`)")]
+    ToolNotFound {
+        tool: String,
+        /// The builder option that sets the tool's path.
+        option: &'static str,
+    },
     #[error("plugin `{0}` runs outside ovdev and is attached through its .devinfo; detach it first (detach_external)")]
     AttachedExternally(String),
     #[error("plugin `{0}` has a dev server managed by ovdev; stop it before attaching to an external process")]

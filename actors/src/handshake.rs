@@ -44,6 +44,41 @@ pub struct Handshake {
     pub multiplex: bool,
 }
 
+impl Handshake {
+    /// The `.devinfo` that lets an IDE attach to process `pid`, which serves this handshake as
+    /// plugin `plugin_id` (`version` from its `plugin.yaml`, Vite on `vite_port`, 0 for none),
+    /// started at `started_at`.
+    pub fn devinfo(
+        &self,
+        pid: i32,
+        plugin_id: &str,
+        version: String,
+        vite_port: u16,
+        started_at: chrono::DateTime<chrono::Utc>,
+    ) -> crate::types::DevInfoFile {
+        crate::types::DevInfoFile {
+            pid,
+            protocol: "grpc".into(),
+            protocol_version: self.app_version,
+            addr: self.addr.clone(),
+            vite_port,
+            plugin_id: plugin_id.to_string(),
+            version,
+            started_at: Some(started_at),
+            network: Some(self.network.as_str().into()),
+        }
+    }
+}
+
+/// The environment a go-plugin plugin needs to serve as plugin `plugin_id`: Omniview's magic
+/// cookie (`OMNIVIEW=<id>`) and the plugin protocol version.
+pub fn plugin_env(plugin_id: &str) -> [(&'static str, String); 2] {
+    [
+        ("OMNIVIEW", plugin_id.to_string()),
+        ("PLUGIN_PROTOCOL_VERSIONS", "1".to_string()),
+    ]
+}
+
 /// Why a handshake line was refused; each message quotes the line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HandshakeError {
@@ -122,6 +157,28 @@ pub fn parse_handshake(line: &str) -> Result<Handshake, HandshakeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_handshake_becomes_the_devinfo_an_ide_reads() {
+        let h = parse_handshake("1|1|tcp|127.0.0.1:10001|grpc").unwrap();
+        let at = chrono::Utc::now();
+        let info = h.devinfo(42, "hello", "1.2.0".into(), 15173, at);
+        assert_eq!(
+            (info.pid, info.protocol_version, info.vite_port),
+            (42, 1, 15173)
+        );
+        assert_eq!(info.addr, "127.0.0.1:10001");
+        assert_eq!(info.protocol, "grpc");
+        assert_eq!(info.network.as_deref(), Some("tcp"));
+        assert_eq!(
+            (info.plugin_id.as_str(), info.version.as_str()),
+            ("hello", "1.2.0")
+        );
+        assert_eq!(info.started_at, Some(at));
+        let env = plugin_env("hello");
+        assert!(env.contains(&("OMNIVIEW", "hello".to_string())));
+        assert!(env.contains(&("PLUGIN_PROTOCOL_VERSIONS", "1".to_string())));
+    }
 
     #[test]
     fn accepts_five_six_and_seven_fields() {

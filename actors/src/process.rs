@@ -67,7 +67,7 @@ impl ProcessSpec {
 /// threads only. It reaches only the direct child (and is cleared when that child forks), so
 /// the watchdog (`registry`) covers grandchildren.
 #[cfg(target_os = "linux")]
-fn set_parent_death_signal(cmd: &mut Command) {
+pub fn set_parent_death_signal(cmd: &mut Command) {
     let parent = std::process::id();
     // SAFETY: the closure runs between fork and exec and only makes two system calls
     // (prctl and getppid), both async-signal-safe; it allocates nothing.
@@ -83,8 +83,9 @@ fn set_parent_death_signal(cmd: &mut Command) {
     }
 }
 
+/// Elsewhere: nothing (no parent-death signal).
 #[cfg(not(target_os = "linux"))]
-fn set_parent_death_signal(_: &mut Command) {}
+pub fn set_parent_death_signal(_: &mut Command) {}
 
 /// Why a spawn failed, with the command that failed.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,7 @@
 //! The `ovdev` command line: argument parsing, resolution into a plugin list, and the run loop.
 
 mod args;
+mod hints;
 mod host;
 mod output;
 mod print_thread;
@@ -52,7 +53,7 @@ fn run_dev(args: DevArgs) -> anyhow::Result<ExitCode> {
     for dir in &args.plugin_dirs {
         let id = match plugin_id_of(dir, args.id.as_deref()) {
             Ok(id) => id,
-            Err(e) => return usage_error(e),
+            Err(e) => return usage_error(hints::manifest_error(&e)),
         };
         let abs = std::fs::canonicalize(dir)
             .with_context(|| format!("cannot resolve `{}`", dir.display()))?;
@@ -122,7 +123,9 @@ fn run_dev(args: DevArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let handle = builder.start()?;
+        let handle = builder
+            .start()
+            .map_err(|e| anyhow::anyhow!(hints::builder_error(&e)))?;
         let code = dev_loop(&handle, &plugins, printer).await;
         Ok(code)
     })
@@ -159,7 +162,10 @@ async fn dev_loop(
     let mut failed = false;
     for (id, result) in futures::future::join_all(starts).await {
         if let Err(e) = result {
-            printer.note(format!("cannot start the dev server of `{id}`: {e}"));
+            printer.note(format!(
+                "cannot start the dev server of `{id}`: {}",
+                hints::start_error(&e)
+            ));
             failed = true;
         }
     }

@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 
-use omniview_devserver::engine::ansi::strip_ansi;
 use omniview_devserver::{
     DevProcessStatus, DevServerEvent, DevServerMode, DevServerState, LogEntry, LogLevel, LogSource,
     Received,
 };
+use ovdev_actors::ansi::strip_ansi;
 
 /// True when colours should be used: not disabled by flag or NO_COLOR, and stdout is a tty.
 pub fn use_colour(no_color_flag: bool) -> bool {

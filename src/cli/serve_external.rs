@@ -12,10 +12,11 @@ use anyhow::{bail, Context as _};
 use chrono::Utc;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use omniview_devserver::engine::devinfo::{devinfo_path, remove_devinfo_of, write_devinfo};
-use omniview_devserver::engine::handshake::parse_handshake;
 use omniview_devserver::manifest::{plugin_id_of, read_manifest};
-use omniview_devserver::{resolve_state_dir, DevInfoFile};
+use omniview_devserver::resolve_state_dir;
+use ovdev_actors::devinfo::{devinfo_path, remove_devinfo_of, write_devinfo};
+use ovdev_actors::handshake::{parse_handshake, plugin_env};
+use ovdev_actors::process::set_parent_death_signal;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -47,7 +48,7 @@ pub fn run(args: ServeExternalArgs) -> anyhow::Result<ExitCode> {
     let plugin_dir = find_plugin_dir(Path::new(&binary));
     let id = match (&args.id, &plugin_dir) {
         (Some(id), _) => {
-            omniview_devserver::engine::plugin_id::validate_plugin_id(id)?;
+            ovdev_actors::plugin_id::validate_plugin_id(id)?;
             id.clone()
         }
         (None, Some(dir)) => plugin_id_of(dir, None)?,
@@ -61,7 +62,8 @@ pub fn run(args: ServeExternalArgs) -> anyhow::Result<ExitCode> {
         .and_then(|d| read_manifest(d).ok())
         .and_then(|m| m.version)
         .unwrap_or_default();
-    let state = resolve_state_dir(args.state_dir.clone())?;
+    let state = resolve_state_dir(args.state_dir.clone())
+        .map_err(|e| anyhow::anyhow!(super::hints::builder_error(&e)))?;
     let path = devinfo_path(&state, &id);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -80,20 +82,14 @@ async fn serve(
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut cmd = tokio::process::Command::new(&args.command[0]);
     cmd.args(&args.command[1..])
-        .env("OMNIVIEW", &id)
-        .env("PLUGIN_PROTOCOL_VERSIONS", "1")
+        .envs(plugin_env(&id))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         // Its own group, so that signals reach whatever it started too.
         .process_group(0);
-    #[cfg(target_os = "linux")]
-    // SAFETY: only the async-signal-safe prctl system call runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-            Ok(())
-        });
-    }
+    // Killed with this process, and never left running when this process died while it
+    // was spawned.
+    set_parent_death_signal(&mut cmd);
     let mut child = cmd
         .spawn()
         .with_context(|| format!("cannot start `{}`", args.command[0]))?;
@@ -125,17 +121,7 @@ async fn serve(
             return Ok(ExitCode::from(1));
         }
     };
-    let info = DevInfoFile {
-        pid,
-        protocol: "grpc".into(),
-        protocol_version: handshake.app_version,
-        addr: handshake.addr.clone(),
-        vite_port: args.vite_port.unwrap_or(0),
-        plugin_id: id.clone(),
-        version,
-        started_at: Some(Utc::now()),
-        network: Some(handshake.network.as_str().into()),
-    };
+    let info = handshake.devinfo(pid, &id, version, args.vite_port.unwrap_or(0), Utc::now());
     write_devinfo(&path, &info).with_context(|| format!("cannot write {}", path.display()))?;
     eprintln!(
         "ovdev: {id} (pid {pid}) serves on {} {}; wrote {}",

@@ -442,9 +442,9 @@ pub async fn ping(state: &Path, id: &str) -> Result<String, String> {
 /// Calls the example's `hello.v1.Greeter/Greet` with `name`; the plugin also prints a line
 /// mentioning `name` on its stdout and on its stderr.
 pub async fn greet(state: &Path, id: &str, name: &str) -> Result<String, String> {
-    use omniview_devserver::engine::devinfo::{devinfo_path, read_devinfo};
-    use omniview_devserver::engine::grpc;
-    use omniview_devserver::engine::handshake::Network;
+    use ovdev_actors::devinfo::{devinfo_path, read_devinfo};
+    use ovdev_actors::grpc;
+    use ovdev_actors::handshake::Network;
     let info = read_devinfo(&devinfo_path(state, id)).map_err(|e| e.to_string())?;
     let network = match info.network.as_deref() {
         Some("tcp") => Network::Tcp,

@@ -243,7 +243,7 @@ impl GoWatcherActor {
                 self.report(DevProcessStatus::Building, None);
             }
             Err(e) => {
-                let msg = format!("{e}; install Go or pass its path (--go)");
+                let msg = format!("{e}; install Go or give its path (builder option `go`)");
                 self.build_logs.error(msg.clone());
                 self.report(DevProcessStatus::Error, Some(msg));
             }

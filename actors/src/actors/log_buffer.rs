@@ -97,15 +97,11 @@ impl LogBufferActor {
         self.pending.len() >= self.batch_max || self.pending_bytes >= BATCH_MAX_BYTES
     }
 
-    /// The last `count` entries, kept and pending, oldest first (`count <= 0`: all).
-    fn last(&self, count: i64) -> Vec<LogEntry> {
+    /// The last entries, kept and pending, oldest first: at most `limit` (`None`: all).
+    fn last(&self, limit: Option<usize>) -> Vec<LogEntry> {
         let all = self.ring.len() + self.pending.len();
         let kept = all.min(self.ring.max_entries());
-        let n = if count <= 0 {
-            kept
-        } else {
-            (count as usize).min(kept)
-        };
+        let n = limit.map_or(kept, |limit| limit.min(kept));
         self.ring
             .iter()
             .chain(self.pending.iter())
@@ -209,10 +205,10 @@ impl Handler<StopLogBuffer> for LogBufferActor {
     }
 }
 
-/// The last `count` entries, oldest first (`count <= 0`: all).
+/// The last entries, oldest first: at most this many (`None`: all that are kept).
 #[derive(Message, Debug)]
 #[rtype(result = "Vec<LogEntry>")]
-pub struct GetLogs(pub i64);
+pub struct GetLogs(pub Option<usize>);
 
 impl Handler<GetLogs> for LogBufferActor {
     type Result = MessageResult<GetLogs>;
@@ -344,12 +340,12 @@ mod tests {
         let seqs: Vec<u64> = batch.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
         assert_eq!(&*batch[0].plugin_id, "p");
-        let kept = addr.send(GetLogs(0)).await.unwrap();
+        let kept = addr.send(GetLogs(None)).await.unwrap();
         assert_eq!(
             kept.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
             ["line 2", "line 3", "line 4"]
         );
-        assert_eq!(addr.send(GetLogs(1)).await.unwrap()[0].seq, 5);
+        assert_eq!(addr.send(GetLogs(Some(1))).await.unwrap()[0].seq, 5);
     }
 
     #[actix::test]

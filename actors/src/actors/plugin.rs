@@ -526,10 +526,10 @@ impl Handler<GetState> for PluginActor {
     }
 }
 
-/// The plugin's buffered logs (`count <= 0`: all).
+/// The plugin's buffered logs, oldest first: at most this many (`None`: all that are kept).
 #[derive(Message, Debug)]
 #[rtype(result = "Vec<LogEntry>")]
-pub struct GetPluginLogs(pub i64);
+pub struct GetPluginLogs(pub Option<usize>);
 
 impl Handler<GetPluginLogs> for PluginActor {
     type Result = ResponseFuture<Vec<LogEntry>>;

@@ -127,8 +127,7 @@ impl Planner {
             None => find_on_path(package_manager.program()).ok_or_else(|| {
                 DevServerError::ToolNotFound {
                     tool: package_manager.program().into(),
-                    fix: "its path with `--package-manager-path` (builder: `package_manager_path`)"
-                        .into(),
+                    option: "package_manager_path",
                 }
             })?,
         };
@@ -145,7 +144,7 @@ impl Planner {
         {
             return Err(DevServerError::ToolNotFound {
                 tool: "node".into(),
-                fix: "its path with `--node` (builder: `node`)".into(),
+                option: "node",
             });
         }
         Ok(ViteSettings {
@@ -167,7 +166,7 @@ impl Planner {
         let cfg = &self.config;
         let go = cfg.go.clone().ok_or_else(|| DevServerError::ToolNotFound {
             tool: "go".into(),
-            fix: "its path with `--go` (builder: `go`)".into(),
+            option: "go",
         })?;
         Ok(GoWatcherSettings {
             plugin_id: id.to_string(),

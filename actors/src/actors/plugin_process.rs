@@ -20,12 +20,12 @@ use super::child_run::{end_actor, ChildRun};
 use super::log_buffer::LogSink;
 use crate::devinfo::{remove_devinfo_of, write_devinfo};
 use crate::grpc::{self, GrpcError, StdioData};
-use crate::handshake::{parse_handshake, Handshake};
+use crate::handshake::{parse_handshake, plugin_env, Handshake};
 use crate::hclog::parse_hclog;
 use crate::process::{describe_exit, ProcessSpec};
 use crate::registry::ProcessRegistry;
 use crate::restart::ExitKind;
-use crate::types::{DevInfoFile, DevProcessStatus};
+use crate::types::DevProcessStatus;
 
 /// What go-plugin prints (and exits 1) when its magic cookie is missing or wrong.
 const COOKIE_REFUSAL: &str = "This binary is a plugin";
@@ -211,17 +211,13 @@ impl PluginProcessActor {
         };
         self.report(true, None);
         if let Some(d) = &self.settings.devinfo {
-            let info = DevInfoFile {
-                pid: self.pid,
-                protocol: "grpc".into(),
-                protocol_version: handshake.app_version,
-                addr: handshake.addr.clone(),
-                vite_port: d.vite_port,
-                plugin_id: self.settings.plugin_id.clone(),
-                version: d.version.clone(),
-                started_at: Some(Utc::now()),
-                network: Some(handshake.network.as_str().into()),
-            };
+            let info = handshake.devinfo(
+                self.pid,
+                &self.settings.plugin_id,
+                d.version.clone(),
+                d.vite_port,
+                Utc::now(),
+            );
             if let Err(e) = write_devinfo(&d.path, &info) {
                 self.logs
                     .warn(format!("cannot write {}: {e}", d.path.display()));
@@ -319,9 +315,9 @@ impl Actor for PluginProcessActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         let s = &self.settings;
         let mut spec = ProcessSpec::new(&s.binary, vec![], &s.dir);
-        spec.env.insert("OMNIVIEW".into(), s.plugin_id.clone());
-        spec.env
-            .insert("PLUGIN_PROTOCOL_VERSIONS".into(), "1".into());
+        for (key, value) in plugin_env(&s.plugin_id) {
+            spec.env.insert(key.into(), value);
+        }
         spec.env.insert("PLUGIN_MIN_PORT".into(), "10000".into());
         spec.env.insert("PLUGIN_MAX_PORT".into(), "25000".into());
         self.logs

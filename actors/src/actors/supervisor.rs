@@ -490,12 +490,13 @@ impl Handler<ListDevServerStates> for DevServerSupervisor {
     }
 }
 
-/// A plugin's buffered logs (`count <= 0`: all; empty when no dev server runs).
+/// A plugin's buffered logs, oldest first: at most `last` entries (`None`: all that are kept);
+/// empty when no dev server runs.
 #[derive(Message, Debug)]
 #[rtype(result = "Vec<LogEntry>")]
 pub struct GetDevServerLogs {
     pub plugin_id: String,
-    pub count: i64,
+    pub last: Option<usize>,
 }
 
 impl Handler<GetDevServerLogs> for DevServerSupervisor {
@@ -505,7 +506,7 @@ impl Handler<GetDevServerLogs> for DevServerSupervisor {
         let addr = self.managed(&msg.plugin_id);
         Box::pin(async move {
             match addr {
-                Some(a) => a.send(GetPluginLogs(msg.count)).await.unwrap_or_default(),
+                Some(a) => a.send(GetPluginLogs(msg.last)).await.unwrap_or_default(),
                 None => Vec::new(),
             }
         })

@@ -234,7 +234,7 @@ impl ViteActor {
             }
             Err(e) => {
                 let msg = format!(
-                    "{e}; check that {} is installed or pass its path (--package-manager-path)",
+                    "{e}; check that {} is installed or give its path (builder option `package_manager_path`)",
                     self.settings.package_manager
                 );
                 self.fail(msg, ctx);
