@@ -367,15 +367,10 @@ async fn grandchildren_that_leave_their_group_and_lose_their_parent_are_stopped_
         .into_iter()
         .find(|p| p.contains("sleep 301"))
         .expect("the orphaned grandchild runs");
-    let orphan_pid = orphan.split(':').next().unwrap();
-    let stat = std::fs::read_to_string(format!("/proc/{orphan_pid}/stat")).unwrap();
-    let ppid = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
+    let orphan_pid: i32 = orphan.split(':').next().unwrap().parse().unwrap();
+    let ppid = ovdev_actors::process::proc_entry(orphan_pid)
+        .expect("the orphan runs")
+        .ppid
         .to_string();
     assert_eq!(
         ppid, ovdev_pid,

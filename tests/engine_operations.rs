@@ -10,43 +10,9 @@ use std::time::Duration;
 use common::*;
 use omniview_devserver::{
     DevProcessStatus, DevServerBuilder, DevServerError, DevServerEvent, DevServerHandle,
-    DevServerMode, PackageManager,
+    DevServerMode,
 };
 use ovdev_actors::config::PortProbe;
-
-struct Engine {
-    handle: DevServerHandle,
-    host: Arc<RecordingHost>,
-    rec: Recorder,
-    _tools: FakeTools,
-    state: tempfile::TempDir,
-}
-
-fn engine_with(
-    range: (u16, u16),
-    tweak: impl FnOnce(DevServerBuilder) -> DevServerBuilder,
-) -> Engine {
-    let tools = FakeTools::new();
-    let state = tempfile::tempdir().unwrap();
-    let host = RecordingHost::new();
-    let builder = DevServerBuilder::with_host(host.clone())
-        .state_dir(state.path())
-        .go(tools.go())
-        .package_manager(PackageManager::Npm)
-        .package_manager_path(tools.pm())
-        .debounce(Duration::from_millis(100))
-        .stop_grace(Duration::from_secs(2))
-        .port_range(range.0, range.1);
-    let handle = tweak(builder).start().unwrap();
-    let rec = Recorder::new(handle.subscribe());
-    Engine {
-        handle,
-        host,
-        rec,
-        _tools: tools,
-        state,
-    }
-}
 
 fn always_free() -> PortProbe {
     Arc::new(|_| true)
@@ -54,7 +20,7 @@ fn always_free() -> PortProbe {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_name_the_problem() {
-    let e = engine_with((20100, 20110), |b| b);
+    let e = TestEngine::start(|b| b);
     let root = tempfile::tempdir().unwrap();
     let h = &e.handle;
 
@@ -126,7 +92,7 @@ async fn errors_name_the_problem() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn port_exhaustion_names_the_range() {
-    let e = engine_with((15173, 15272), |b| b.port_probe(Arc::new(|_| false)));
+    let e = TestEngine::start(|b| b.port_probe(Arc::new(|_| false)));
     let root = tempfile::tempdir().unwrap();
     let dir = fake_plugin(root.path(), "ui-only", true, false);
     let err = e
@@ -136,15 +102,18 @@ async fn port_exhaustion_names_the_range() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "no free port available in range 15173-15272"
+        format!(
+            "no free port available in range {}-{}",
+            e.ports.0, e.ports.1
+        )
     );
     assert!(!e.handle.is_managed("ui-only").await.unwrap());
-    e.handle.shutdown().await;
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn start_is_idempotent_queries_answer_and_stop_frees_the_port() {
-    let mut e = engine_with((20120, 20130), |b| b.port_probe(always_free()));
+    let mut e = TestEngine::start(|b| b.port_probe(always_free()));
     let root = tempfile::tempdir().unwrap();
     let dir = fake_plugin(root.path(), "both", true, true);
     e.host.add("both", true, Some(&dir));
@@ -152,7 +121,8 @@ async fn start_is_idempotent_queries_answer_and_stop_frees_the_port() {
 
     let first = h.start_dev_server("both").await.unwrap();
     assert_eq!(first.mode, DevServerMode::Managed);
-    assert_eq!(first.vite_port, 20120);
+    let port = e.ports.0;
+    assert_eq!(first.vite_port, port);
     assert_eq!(first.vite_status, DevProcessStatus::Starting);
     let ready = e
         .rec
@@ -160,20 +130,20 @@ async fn start_is_idempotent_queries_answer_and_stop_frees_the_port() {
             s.vite_status == DevProcessStatus::Ready && s.go_status == DevProcessStatus::Ready
         })
         .await;
-    assert_eq!(ready.vite_url, "http://127.0.0.1:20120");
+    assert_eq!(ready.vite_url, format!("http://127.0.0.1:{port}"));
     assert!(ready.last_build_time.is_some());
     assert_eq!(e.host.reload_count(), 1);
     assert!(e.state.path().join("plugins/both/bin/plugin").is_file());
 
     let again = h.start_dev_server("both").await.unwrap();
     assert_eq!(
-        again.vite_port, 20120,
+        again.vite_port, port,
         "a second start returns the running state"
     );
     assert!(h.is_managed("both").await.unwrap());
     let list = h.list_dev_server_states().await.unwrap();
     assert_eq!(list.len(), 1);
-    assert_eq!(list[0].vite_url, "http://127.0.0.1:20120");
+    assert_eq!(list[0].vite_url, format!("http://127.0.0.1:{port}"));
 
     let logs = h.get_dev_server_logs("both", None).await.unwrap();
     assert!(logs.len() > 3);
@@ -202,16 +172,16 @@ async fn start_is_idempotent_queries_answer_and_stop_frees_the_port() {
         after[0].seq > last_seq,
         "seq keeps increasing across restarts"
     );
-    assert_eq!(restarted.vite_port, 20120, "the released port is reused");
+    assert_eq!(restarted.vite_port, port, "the released port is reused");
     let restarted = h.restart_dev_server("both").await.unwrap();
-    assert_eq!(restarted.vite_port, 20120);
+    assert_eq!(restarted.vite_port, port);
     h.shutdown().await;
     assert_no_processes_in(&dir, Duration::from_secs(10)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ui_only_and_backend_only_plugins_run_only_their_side() {
-    let mut e = engine_with((20140, 20150), |b| b.port_probe(always_free()));
+    let mut e = TestEngine::start(|b| b.port_probe(always_free()));
     let root = tempfile::tempdir().unwrap();
     let ui = fake_plugin(root.path(), "ui-only", true, false);
     let be = fake_plugin(root.path(), "backend-only", false, true);
@@ -259,7 +229,7 @@ async fn ui_only_and_backend_only_plugins_run_only_their_side() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vite_exiting_before_ready_reports_its_stderr() {
-    let mut e = engine_with((20160, 20170), |b| b.port_probe(always_free()));
+    let mut e = TestEngine::start(|b| b.port_probe(always_free()));
     let root = tempfile::tempdir().unwrap();
     let dir = fake_plugin(root.path(), "broken-ui", true, false);
     std::fs::write(dir.join("ui/fake-mode"), "exit").unwrap();
@@ -285,12 +255,12 @@ async fn vite_exiting_before_ready_reports_its_stderr() {
         s.last_error
     );
     assert_eq!(s.vite_url, "");
-    e.handle.shutdown().await;
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vite_not_ready_in_time_is_an_error() {
-    let mut e = engine_with((20180, 20190), |b| {
+    let mut e = TestEngine::start(|b| {
         b.port_probe(always_free())
             .vite_ready_timeout(Duration::from_millis(300))
     });
@@ -320,7 +290,7 @@ async fn vite_not_ready_in_time_is_an_error() {
 /// first one is done starting (here: it timed out, still running); then it becomes ready.
 #[tokio::test(flavor = "multi_thread")]
 async fn uis_take_turns_to_start() {
-    let mut e = engine_with((20192, 20199), |b| {
+    let mut e = TestEngine::start(|b| {
         b.port_probe(always_free())
             .vite_ready_timeout(Duration::from_millis(500))
             .concurrent_ui_starts(1)
@@ -366,35 +336,36 @@ async fn uis_take_turns_to_start() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_port_taken_by_someone_else_is_retried_on_another_port() {
-    let mut e = engine_with((20200, 20210), |b| b.port_probe(always_free()));
+    let mut e = TestEngine::start(|b| b.port_probe(always_free()));
     let root = tempfile::tempdir().unwrap();
     let dir = fake_plugin(root.path(), "raced", true, false);
-    std::fs::write(dir.join("ui/fake-mode"), "busy:20200").unwrap();
+    let port = e.ports.0;
+    std::fs::write(dir.join("ui/fake-mode"), format!("busy:{port}")).unwrap();
     let s = e
         .handle
         .start_dev_server_for_path("raced", &dir)
         .await
         .unwrap();
-    assert_eq!(s.vite_port, 20200);
+    assert_eq!(s.vite_port, port);
     let s = e
         .rec
         .wait_status("raced", "vite ready", |s| {
             s.vite_status == DevProcessStatus::Ready
         })
         .await;
-    assert_eq!(s.vite_port, 20201);
-    assert_eq!(s.vite_url, "http://127.0.0.1:20201");
+    assert_eq!(s.vite_port, port + 1);
+    assert_eq!(s.vite_url, format!("http://127.0.0.1:{}", port + 1));
     assert!(
-        e.rec.log_text().contains("port 20200 was taken"),
+        e.rec.log_text().contains(&format!("port {port} was taken")),
         "{}",
         e.rec.log_text()
     );
-    e.handle.shutdown().await;
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_node_modules_are_installed_first() {
-    let mut e = engine_with((20220, 20230), |b| b.port_probe(always_free()));
+    let mut e = TestEngine::start(|b| b.port_probe(always_free()));
     let root = tempfile::tempdir().unwrap();
     let dir = fake_plugin(root.path(), "fresh", true, false);
     std::fs::remove_dir(dir.join("ui/node_modules")).unwrap();
@@ -416,16 +387,16 @@ async fn missing_node_modules_are_installed_first() {
     );
     assert!(log.contains("dependencies installed"), "{log}");
     assert!(dir.join("ui/node_modules").is_dir());
-    e.handle.shutdown().await;
+    e.finish().await;
 }
 
-fn installed(e: &Engine, id: &str) -> Vec<u8> {
+fn installed(e: &TestEngine, id: &str) -> Vec<u8> {
     std::fs::read(e.state.path().join("plugins").join(id).join("bin/plugin")).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_build_keeps_the_binary_reports_errors_and_recovers() {
-    let mut e = engine_with((20240, 20250), |b| b);
+    let mut e = TestEngine::start(|b| b);
     let root = tempfile::tempdir().unwrap();
     let dir = fake_plugin(root.path(), "be", false, true);
     let main = dir.join("pkg/main.go");
@@ -478,12 +449,12 @@ async fn a_failed_build_keeps_the_binary_reports_errors_and_recovers() {
     assert_eq!(s.last_error, "");
     assert_ne!(installed(&e, "be"), good);
     assert_eq!(e.host.reload_count(), 2);
-    e.handle.shutdown().await;
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_identical_binary_is_not_reloaded() {
-    let mut e = engine_with((20260, 20270), |b| b);
+    let mut e = TestEngine::start(|b| b);
     let root = tempfile::tempdir().unwrap();
     let dir = fake_plugin(root.path(), "same", false, true);
     e.handle
@@ -504,12 +475,12 @@ async fn an_identical_binary_is_not_reloaded() {
         .log_text()
         .contains("identical to the installed one; skipping the reload"));
     assert_eq!(e.host.reload_count(), 1);
-    e.handle.shutdown().await;
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_during_a_build_give_exactly_one_more_build() {
-    let mut e = engine_with((20280, 20290), |b| b);
+    let mut e = TestEngine::start(|b| b);
     let root = tempfile::tempdir().unwrap();
     let dir = fake_plugin(root.path(), "slow", false, true);
     std::fs::write(dir.join("pkg/main.go"), "package main // SLOW\n").unwrap();
@@ -534,12 +505,12 @@ async fn requests_during_a_build_give_exactly_one_more_build() {
     assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", s.last_error);
     e.rec.drain(Duration::from_millis(1500)).await;
     assert_eq!(e.rec.builds_started(), 2, "{}", e.rec.log_text());
-    e.handle.shutdown().await;
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stopping_cancels_a_running_build() {
-    let mut e = engine_with((20300, 20310), |b| b);
+    let mut e = TestEngine::start(|b| b);
     let root = tempfile::tempdir().unwrap();
     let dir = fake_plugin(root.path(), "cancel", false, true);
     std::fs::write(dir.join("pkg/main.go"), "package main // SLOW\n").unwrap();
@@ -558,7 +529,7 @@ async fn stopping_cancels_a_running_build() {
         "the build's process group is gone when stop returns"
     );
     assert!(!e.state.path().join("plugins/cancel/bin/plugin").exists());
-    e.handle.shutdown().await;
+    e.finish().await;
 }
 
 #[actix::test]
@@ -614,7 +585,7 @@ fn a_bad_tool_path_is_refused_up_front() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vite_dying_after_ready_is_an_error_with_its_exit_status() {
-    let mut e = engine_with((20320, 20330), |b| b.port_probe(always_free()));
+    let mut e = TestEngine::start(|b| b.port_probe(always_free()));
     let root = tempfile::tempdir().unwrap();
     let dir = fake_plugin(root.path(), "dies", true, false);
     std::fs::write(dir.join("ui/fake-mode"), "ready-exit").unwrap();
@@ -641,12 +612,12 @@ async fn vite_dying_after_ready_is_an_error_with_its_exit_status() {
         s.last_error
     );
     assert!(e.rec.log_text().contains("exited with code 7"));
-    e.handle.shutdown().await;
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn module_files_and_go_work_directories_trigger_builds() {
-    let mut e = engine_with((20340, 20350), |b| b);
+    let mut e = TestEngine::start(|b| b);
     let root = tempfile::tempdir().unwrap();
     let dir = fake_plugin(root.path(), "mods", false, true);
     std::fs::create_dir_all(dir.join("shared/inner")).unwrap();
@@ -703,7 +674,7 @@ async fn module_files_and_go_work_directories_trigger_builds() {
     std::fs::write(dir.join("pkg/node_modules/m/x.go"), "package m\n").unwrap();
     e.rec.drain(Duration::from_millis(600)).await;
     assert_eq!(e.rec.builds_started(), expected, "{}", e.rec.log_text());
-    e.handle.shutdown().await;
+    e.finish().await;
 }
 
 #[test]
@@ -714,7 +685,7 @@ fn the_handle_can_be_shared_across_threads_and_runtimes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn huge_lines_are_cut_with_a_marker_and_bad_utf8_is_replaced() {
-    let mut e = engine_with((20360, 20370), |b| b.port_probe(always_free()));
+    let mut e = TestEngine::start(|b| b.port_probe(always_free()));
     let root = tempfile::tempdir().unwrap();
     let dir = fake_plugin(root.path(), "noisy", true, false);
     std::fs::write(dir.join("ui/fake-mode"), "noisy").unwrap();
@@ -742,5 +713,5 @@ async fn huge_lines_are_cut_with_a_marker_and_bad_utf8_is_replaced() {
         logs.iter().any(|l| l.message == "bad \u{fffd} byte"),
         "lossy decoding"
     );
-    e.handle.shutdown().await;
+    e.finish().await;
 }

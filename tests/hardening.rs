@@ -410,11 +410,12 @@ async fn an_error_status_always_carries_its_reason() {
     // Vite becomes ready, crashes once, and is restarted.
     std::fs::write(dir.join("ui/fake-mode"), "ready-exit-once").unwrap();
     let state = tempfile::tempdir().unwrap();
+    let (first_port, last_port) = next_port_range(11);
     let (handle, mut rec) = example_engine(state.path(), |b| {
         b.go(tools.go())
             .package_manager(omniview_devserver::PackageManager::Npm)
             .package_manager_path(tools.pm())
-            .port_range(20900, 20910)
+            .port_range(first_port, last_port)
     });
     handle
         .start_dev_server_for_path("both", &dir)

@@ -28,12 +28,13 @@ async fn starting_and_stopping_a_plugin_many_times_leaves_no_log_buffer() {
     let root = tempfile::tempdir().unwrap();
     let dir = fake_plugin(root.path(), "cycler", true, true);
     let state = tempfile::tempdir().unwrap();
+    let (first_port, last_port) = next_port_range(11);
     let handle = DevServerBuilder::with_host(RecordingHost::new())
         .state_dir(state.path())
         .go(tools.go())
         .package_manager(PackageManager::Npm)
         .package_manager_path(tools.pm())
-        .port_range(21400, 21410)
+        .port_range(first_port, last_port)
         .start()
         .unwrap();
     let mut rec = Recorder::new(handle.subscribe());

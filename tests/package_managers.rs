@@ -115,7 +115,7 @@ async fn npm_installs_with_npm_ci() {
         npm,
         "package-lock.json",
         "npm ci",
-        (21300, 21310),
+        next_port_range(11),
     )
     .await;
 }
@@ -128,7 +128,7 @@ async fn pnpm_installs_from_its_lockfile() {
         pm_tool("pnpm", "pnpm"),
         "pnpm-lock.yaml",
         "pnpm install --frozen-lockfile",
-        (21311, 21320),
+        next_port_range(11),
     )
     .await;
 }
@@ -141,7 +141,7 @@ async fn yarn_classic_installs_from_its_lockfile() {
         pm_tool("yarn-classic", "yarn"),
         "yarn.lock",
         "yarn install --frozen-lockfile",
-        (21321, 21330),
+        next_port_range(11),
     )
     .await;
 }
@@ -154,7 +154,7 @@ async fn yarn_berry_installs_from_its_lockfile() {
         pm_tool("yarn-berry", "yarn"),
         "yarn.lock",
         "yarn install --frozen-lockfile",
-        (21331, 21340),
+        next_port_range(11),
     )
     .await;
 }
@@ -167,7 +167,7 @@ async fn bun_installs_from_its_lockfile() {
         pm_tool("bun", "bun"),
         "bun.lock",
         "bun install --frozen-lockfile",
-        (21341, 21350),
+        next_port_range(11),
     )
     .await;
 }
@@ -189,9 +189,10 @@ async fn a_stale_lockfile_fails_the_install_and_says_how_to_update_it() {
     .unwrap();
     let lock_before = std::fs::read(ui.join("yarn.lock")).unwrap();
     let state = tempfile::tempdir().unwrap();
+    let (first_port, last_port) = next_port_range(11);
     let handle = DevServerBuilder::with_host(RecordingHost::new())
         .state_dir(state.path())
-        .port_range(21351, 21360)
+        .port_range(first_port, last_port)
         .package_manager_path(pm_tool("yarn-classic", "yarn"))
         .vite_restart_policy(omniview_devserver::RestartPolicy::new(
             omniview_devserver::RestartType::Temporary,

@@ -33,7 +33,7 @@ fn engine(
 async fn vite_through_npm_serves_the_plugin_ui() {
     let (_tmp, dir) = ui_only_copy(true);
     let state = tempfile::tempdir().unwrap();
-    let (handle, mut rec) = engine(state.path(), (21100, 21120), |b| b);
+    let (handle, mut rec) = engine(state.path(), next_port_range(21), |b| b);
     let s = handle
         .start_dev_server_for_path("hello-plugin", &dir)
         .await
@@ -83,7 +83,7 @@ async fn vite_through_pnpm_installs_modules_first() {
     let (_tmp, dir) = ui_only_copy(false);
     std::fs::remove_file(dir.join("ui/package-lock.json")).unwrap();
     let state = tempfile::tempdir().unwrap();
-    let (handle, mut rec) = engine(state.path(), (21130, 21150), |b| b);
+    let (handle, mut rec) = engine(state.path(), next_port_range(21), |b| b);
     handle
         .start_dev_server_for_path("hello-plugin", &dir)
         .await
@@ -125,8 +125,10 @@ async fn a_port_taken_between_check_and_bind_moves_vite_to_another_port() {
     let state = tempfile::tempdir().unwrap();
     // The probe says every port is free, so the allocator hands out a port that a real
     // listener holds: exactly the race strictPort exists for.
-    let squatter = std::net::TcpListener::bind(("127.0.0.1", 21160)).unwrap();
-    let (handle, mut rec) = engine(state.path(), (21160, 21170), |b| {
+    let range = next_port_range(11);
+    let port = range.0;
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let (handle, mut rec) = engine(state.path(), range, |b| {
         b.port_probe(Arc::new(|_| true))
             .package_manager(PackageManager::Npm)
     });
@@ -134,22 +136,22 @@ async fn a_port_taken_between_check_and_bind_moves_vite_to_another_port() {
         .start_dev_server_for_path("hello-plugin", &dir)
         .await
         .unwrap();
-    assert_eq!(s.vite_port, 21160);
+    assert_eq!(s.vite_port, port);
     let s = rec
         .wait_status("hello-plugin", "vite ready elsewhere", |s| {
             s.vite_status == DevProcessStatus::Ready
         })
         .await;
-    assert_eq!(s.vite_port, 21161, "{}", rec.log_text());
+    assert_eq!(s.vite_port, port + 1, "{}", rec.log_text());
     assert!(
         rec.log_text().contains(&format!(
-            "port 21160 was taken by another process (pid {} (",
+            "port {port} was taken by another process (pid {} (",
             std::process::id()
         )),
         "{}",
         rec.log_text()
     );
-    let body = http_get(21161, "/src/entry.ts").await;
+    let body = http_get(port + 1, "/src/entry.ts").await;
     assert!(body.contains("hello-plugin"));
     handle.shutdown().await;
     drop(squatter);
@@ -162,7 +164,7 @@ async fn a_port_taken_between_check_and_bind_moves_vite_to_another_port() {
 async fn a_vite_that_stops_answering_is_found_and_restarted() {
     let (_tmp, dir) = ui_only_copy(true);
     let state = tempfile::tempdir().unwrap();
-    let (handle, mut rec) = engine(state.path(), (21180, 21190), |b| {
+    let (handle, mut rec) = engine(state.path(), next_port_range(11), |b| {
         b.vite_probe_interval(Some(Duration::from_millis(500)))
     });
     let id = "hello-plugin";

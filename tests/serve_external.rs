@@ -82,7 +82,7 @@ async fn writes_a_valid_devinfo_forwards_sigterm_and_cleans_up() {
     );
     assert!(!path.exists(), ".devinfo is removed when the plugin exits");
     assert!(
-        std::fs::read_to_string(format!("/proc/{}/stat", info.pid)).is_err(),
+        ovdev_actors::process::proc_entry(info.pid).is_none(),
         "the plugin is gone"
     );
 }

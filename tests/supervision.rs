@@ -57,7 +57,7 @@ async fn a_crash_loop_backs_off_then_gives_up_with_a_clear_error() {
     let (h, mut rec) = engine(
         &tools,
         state.path(),
-        (20400, 20410),
+        next_port_range(11),
         fast_policy(RestartType::Transient, 3),
     );
     let dir = fake_plugin(root.path(), "loop", true, false);
@@ -129,10 +129,11 @@ async fn vite_crashing_after_ready_is_restarted_and_ready_again() {
     let tools = FakeTools::new();
     let state = tempfile::tempdir().unwrap();
     let root = tempfile::tempdir().unwrap();
+    let range = next_port_range(11);
     let (h, mut rec) = engine(
         &tools,
         state.path(),
-        (20420, 20430),
+        range,
         fast_policy(RestartType::Transient, 5),
     );
     let dir = fake_plugin(root.path(), "flaky", true, false);
@@ -161,7 +162,7 @@ async fn vite_crashing_after_ready_is_restarted_and_ready_again() {
         .await;
     assert_eq!(s.restarts, 1);
     assert_eq!(s.last_error, "", "recovery clears the error");
-    assert_eq!(s.vite_port, 20420, "the restart keeps the port");
+    assert_eq!(s.vite_port, range.0, "the restart keeps the port");
     h.shutdown().await;
     assert_no_processes_in(&dir, Duration::from_secs(10)).await;
 }
@@ -174,7 +175,7 @@ async fn a_normal_exit_is_not_restarted_under_transient() {
     let (h, mut rec) = engine(
         &tools,
         state.path(),
-        (20440, 20450),
+        next_port_range(11),
         fast_policy(RestartType::Transient, 5),
     );
     let dir = fake_plugin(root.path(), "done", true, false);
@@ -204,7 +205,7 @@ async fn one_plugin_crashing_never_disturbs_another() {
     let (h, mut rec) = engine(
         &tools,
         state.path(),
-        (20460, 20470),
+        next_port_range(11),
         fast_policy(RestartType::Transient, 2),
     );
     let good = fake_plugin(root.path(), "good", true, true);
@@ -252,7 +253,7 @@ mod panics {
         cfg.go = Some(tools.go());
         cfg.package_manager = Some(PackageManager::Npm);
         cfg.package_manager_path = Some(tools.pm());
-        cfg.port_range = (20480, 20490);
+        cfg.port_range = next_port_range(11);
         cfg.port_probe = Arc::new(|_| true);
         cfg.vite_policy = fast_policy(RestartType::Transient, 5);
         cfg.go_watcher_policy = fast_policy(RestartType::Permanent, 5);
@@ -334,7 +335,7 @@ async fn concurrent_operations_never_run_two_copies_of_vite() {
     let (h, mut rec) = engine(
         &tools,
         state.path(),
-        (20500, 20510),
+        next_port_range(11),
         fast_policy(RestartType::Transient, 5),
     );
     let dir = fake_plugin(root.path(), "busy", true, true);
@@ -396,11 +397,12 @@ async fn a_vite_that_ignores_sigterm_is_killed_after_the_grace_period_with_its_g
     let tools = FakeTools::new();
     let state = tempfile::tempdir().unwrap();
     let root = tempfile::tempdir().unwrap();
+    let (first_port, last_port) = next_port_range(11);
     let handle = DevServerBuilder::with_host(RecordingHost::new())
         .state_dir(state.path())
         .package_manager(PackageManager::Npm)
         .package_manager_path(tools.pm())
-        .port_range(20520, 20530)
+        .port_range(first_port, last_port)
         .port_probe(Arc::new(|_| true))
         .stop_grace(Duration::from_millis(400))
         .start()
