@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use omniview_devserver::{DevProcessStatus, DevServerBuilder, PackageManager};
+use omniview_devserver::DevProcessStatus;
 use ovdev_actors::actors::log_buffer::live_log_buffers;
 
 async fn wait_live_buffers(expected: usize, round: usize) {
@@ -24,20 +24,9 @@ async fn wait_live_buffers(expected: usize, round: usize) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn starting_and_stopping_a_plugin_many_times_leaves_no_log_buffer() {
-    let tools = FakeTools::new();
-    let root = tempfile::tempdir().unwrap();
-    let dir = fake_plugin(root.path(), "cycler", true, true);
-    let state = tempfile::tempdir().unwrap();
-    let (first_port, last_port) = next_port_range(11);
-    let handle = DevServerBuilder::with_host(RecordingHost::new())
-        .state_dir(state.path())
-        .go(tools.go())
-        .package_manager(PackageManager::Npm)
-        .package_manager_path(tools.pm())
-        .port_range(first_port, last_port)
-        .start()
-        .unwrap();
-    let mut rec = Recorder::new(handle.subscribe());
+    let mut e = TestEngine::start(|b| b);
+    let dir = e.plugin("cycler", true, true);
+    let handle = e.handle.clone();
     assert_eq!(live_log_buffers(), 0);
     let mut last_seq = 0;
     for round in 0..60 {
@@ -46,15 +35,17 @@ async fn starting_and_stopping_a_plugin_many_times_leaves_no_log_buffer() {
             .await
             .unwrap();
         assert_eq!(live_log_buffers(), 1, "round {round}");
-        rec.wait_status("cycler", "vite ready", |s| {
-            s.vite_status == DevProcessStatus::Ready
-        })
-        .await;
+        e.rec
+            .wait_status("cycler", "vite ready", |s| {
+                s.vite_status == DevProcessStatus::Ready
+            })
+            .await;
         handle.stop_dev_server("cycler").await.unwrap();
         wait_live_buffers(0, round).await;
         // The stop's last lines were published before the buffer went, in order.
-        rec.drain(Duration::from_millis(10)).await;
-        let seqs: Vec<u64> = rec
+        e.rec.drain(Duration::from_millis(10)).await;
+        let seqs: Vec<u64> = e
+            .rec
             .seen
             .iter()
             .filter_map(|e| match e {
@@ -68,7 +59,7 @@ async fn starting_and_stopping_a_plugin_many_times_leaves_no_log_buffer() {
         assert!(newest > last_seq, "round {round} logged");
         last_seq = newest;
     }
-    assert!(rec.log_text().contains("dev server stopped"));
-    handle.shutdown().await;
+    assert!(e.rec.log_text().contains("dev server stopped"));
+    e.finish().await;
     assert_eq!(live_log_buffers(), 0);
 }

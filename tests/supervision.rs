@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use omniview_devserver::{
-    DevProcessStatus, DevServerBuilder, DevServerHandle, PackageManager, RestartPolicy, RestartType,
+    DevProcessStatus, DevServerBuilder, PackageManager, RestartPolicy, RestartType,
 };
 
 fn fast_policy(restart: RestartType, max: u32) -> RestartPolicy {
@@ -21,25 +21,13 @@ fn fast_policy(restart: RestartType, max: u32) -> RestartPolicy {
     }
 }
 
-fn engine(
-    tools: &FakeTools,
-    state: &std::path::Path,
-    range: (u16, u16),
-    vite: RestartPolicy,
-) -> (DevServerHandle, Recorder) {
-    let handle = DevServerBuilder::with_host(RecordingHost::new())
-        .state_dir(state)
-        .go(tools.go())
-        .package_manager(PackageManager::Npm)
-        .package_manager_path(tools.pm())
-        .port_range(range.0, range.1)
-        .port_probe(Arc::new(|_| true))
-        .vite_restart_policy(vite)
-        .go_watcher_restart_policy(fast_policy(RestartType::Permanent, 3))
-        .start()
-        .unwrap();
-    let rec = Recorder::new(handle.subscribe());
-    (handle, rec)
+/// A test engine whose Vite restarts under `vite` and whose Go watcher restarts quickly.
+fn engine(vite: RestartPolicy) -> TestEngine {
+    TestEngine::start(|b| {
+        b.port_probe(Arc::new(|_| true))
+            .vite_restart_policy(vite)
+            .go_watcher_restart_policy(fast_policy(RestartType::Permanent, 3))
+    })
 }
 
 fn spawn_times(logs: &[omniview_devserver::LogEntry]) -> Vec<chrono::DateTime<chrono::Utc>> {
@@ -51,19 +39,13 @@ fn spawn_times(logs: &[omniview_devserver::LogEntry]) -> Vec<chrono::DateTime<ch
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_loop_backs_off_then_gives_up_with_a_clear_error() {
-    let tools = FakeTools::new();
-    let state = tempfile::tempdir().unwrap();
-    let root = tempfile::tempdir().unwrap();
-    let (h, mut rec) = engine(
-        &tools,
-        state.path(),
-        next_port_range(11),
-        fast_policy(RestartType::Transient, 3),
-    );
-    let dir = fake_plugin(root.path(), "loop", true, false);
+    let mut e = engine(fast_policy(RestartType::Transient, 3));
+    let (h, root) = (e.handle.clone(), e.root.path().to_path_buf());
+    let dir = fake_plugin(&root, "loop", true, false);
     std::fs::write(dir.join("ui/fake-mode"), "exit").unwrap();
     h.start_dev_server_for_path("loop", &dir).await.unwrap();
-    let s = rec
+    let s = e
+        .rec
         .wait_status("loop", "giving up", |s| s.last_error.contains("giving up"))
         .await;
     assert_eq!(s.vite_status, DevProcessStatus::Error);
@@ -105,7 +87,7 @@ async fn a_crash_loop_backs_off_then_gives_up_with_a_clear_error() {
         let gap = (spawns[i + 1] - spawns[i]).num_milliseconds();
         assert!(gap >= min_ms, "gap {i} was {gap} ms");
     }
-    rec.drain(Duration::from_millis(600)).await;
+    e.rec.drain(Duration::from_millis(600)).await;
     assert_eq!(
         spawn_times(&h.get_dev_server_logs("loop", None).await.unwrap()).len(),
         4,
@@ -116,34 +98,30 @@ async fn a_crash_loop_backs_off_then_gives_up_with_a_clear_error() {
     std::fs::write(dir.join("ui/fake-mode"), "ready").unwrap();
     let s = h.restart_dev_server("loop").await.unwrap();
     assert_eq!(s.restarts, 0);
-    rec.wait_status("loop", "ready after restart", |s| {
-        s.vite_status == DevProcessStatus::Ready
-    })
-    .await;
-    h.shutdown().await;
+    e.rec
+        .wait_status("loop", "ready after restart", |s| {
+            s.vite_status == DevProcessStatus::Ready
+        })
+        .await;
+    e.finish().await;
     assert_no_processes_in(&dir, Duration::from_secs(10)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vite_crashing_after_ready_is_restarted_and_ready_again() {
-    let tools = FakeTools::new();
-    let state = tempfile::tempdir().unwrap();
-    let root = tempfile::tempdir().unwrap();
-    let range = next_port_range(11);
-    let (h, mut rec) = engine(
-        &tools,
-        state.path(),
-        range,
-        fast_policy(RestartType::Transient, 5),
-    );
-    let dir = fake_plugin(root.path(), "flaky", true, false);
+    let mut e = engine(fast_policy(RestartType::Transient, 5));
+    let (h, root) = (e.handle.clone(), e.root.path().to_path_buf());
+    let range = e.ports;
+    let dir = fake_plugin(&root, "flaky", true, false);
     std::fs::write(dir.join("ui/fake-mode"), "ready-exit-once").unwrap();
     h.start_dev_server_for_path("flaky", &dir).await.unwrap();
-    rec.wait_status("flaky", "first ready", |s| {
-        s.vite_status == DevProcessStatus::Ready
-    })
-    .await;
-    let s = rec
+    e.rec
+        .wait_status("flaky", "first ready", |s| {
+            s.vite_status == DevProcessStatus::Ready
+        })
+        .await;
+    let s = e
+        .rec
         .wait_status("flaky", "crash", |s| {
             s.vite_status == DevProcessStatus::Error
         })
@@ -155,7 +133,8 @@ async fn vite_crashing_after_ready_is_restarted_and_ready_again() {
         s.last_error
     );
     assert_eq!(s.vite_url, "");
-    let s = rec
+    let s = e
+        .rec
         .wait_status("flaky", "ready again", |s| {
             s.vite_status == DevProcessStatus::Ready
         })
@@ -163,65 +142,55 @@ async fn vite_crashing_after_ready_is_restarted_and_ready_again() {
     assert_eq!(s.restarts, 1);
     assert_eq!(s.last_error, "", "recovery clears the error");
     assert_eq!(s.vite_port, range.0, "the restart keeps the port");
-    h.shutdown().await;
+    e.finish().await;
     assert_no_processes_in(&dir, Duration::from_secs(10)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_normal_exit_is_not_restarted_under_transient() {
-    let tools = FakeTools::new();
-    let state = tempfile::tempdir().unwrap();
-    let root = tempfile::tempdir().unwrap();
-    let (h, mut rec) = engine(
-        &tools,
-        state.path(),
-        next_port_range(11),
-        fast_policy(RestartType::Transient, 5),
-    );
-    let dir = fake_plugin(root.path(), "done", true, false);
+    let mut e = engine(fast_policy(RestartType::Transient, 5));
+    let (h, root) = (e.handle.clone(), e.root.path().to_path_buf());
+    let dir = fake_plugin(&root, "done", true, false);
     std::fs::write(dir.join("ui/fake-mode"), "exit0").unwrap();
     h.start_dev_server_for_path("done", &dir).await.unwrap();
-    let s = rec
+    let s = e
+        .rec
         .wait_status("done", "stopped", |s| {
             s.vite_status == DevProcessStatus::Stopped
         })
         .await;
     assert_eq!(s.restarts, 0);
-    rec.drain(Duration::from_millis(400)).await;
+    e.rec.drain(Duration::from_millis(400)).await;
     assert!(
-        rec.log_text()
+        e.rec
+            .log_text()
             .contains("not restarting vite (transient restart policy)"),
         "{}",
-        rec.log_text()
+        e.rec.log_text()
     );
-    h.shutdown().await;
+    e.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_plugin_crashing_never_disturbs_another() {
-    let tools = FakeTools::new();
-    let state = tempfile::tempdir().unwrap();
-    let root = tempfile::tempdir().unwrap();
-    let (h, mut rec) = engine(
-        &tools,
-        state.path(),
-        next_port_range(11),
-        fast_policy(RestartType::Transient, 2),
-    );
-    let good = fake_plugin(root.path(), "good", true, true);
-    let bad = fake_plugin(root.path(), "bad", true, false);
+    let mut e = engine(fast_policy(RestartType::Transient, 2));
+    let (h, root) = (e.handle.clone(), e.root.path().to_path_buf());
+    let good = fake_plugin(&root, "good", true, true);
+    let bad = fake_plugin(&root, "bad", true, false);
     std::fs::write(bad.join("ui/fake-mode"), "exit").unwrap();
     h.start_dev_server_for_path("good", &good).await.unwrap();
-    rec.wait_status("good", "ready", |s| {
-        s.vite_status == DevProcessStatus::Ready && s.go_status == DevProcessStatus::Ready
-    })
-    .await;
-    let seen_before = rec.seen.len();
-    h.start_dev_server_for_path("bad", &bad).await.unwrap();
-    rec.wait_status("bad", "gave up", |s| s.last_error.contains("giving up"))
+    e.rec
+        .wait_status("good", "ready", |s| {
+            s.vite_status == DevProcessStatus::Ready && s.go_status == DevProcessStatus::Ready
+        })
         .await;
-    rec.drain(Duration::from_millis(300)).await;
-    let good_changes = rec.seen[seen_before..]
+    let seen_before = e.rec.seen.len();
+    h.start_dev_server_for_path("bad", &bad).await.unwrap();
+    e.rec
+        .wait_status("bad", "gave up", |s| s.last_error.contains("giving up"))
+        .await;
+    e.rec.drain(Duration::from_millis(300)).await;
+    let good_changes = e.rec.seen[seen_before..]
         .iter()
         .filter(
             |e| matches!(e, omniview_devserver::DevServerEvent::Status(s) if s.plugin_id == "good"),
@@ -230,7 +199,7 @@ async fn one_plugin_crashing_never_disturbs_another() {
     assert_eq!(good_changes, 0, "the good plugin's state never changed");
     let g = h.get_dev_server_state("good").await.unwrap();
     assert_eq!((g.vite_status, g.restarts), (DevProcessStatus::Ready, 0));
-    h.shutdown().await;
+    e.finish().await;
 }
 
 mod panics {
@@ -329,16 +298,9 @@ mod panics {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_operations_never_run_two_copies_of_vite() {
-    let tools = FakeTools::new();
-    let state = tempfile::tempdir().unwrap();
-    let root = tempfile::tempdir().unwrap();
-    let (h, mut rec) = engine(
-        &tools,
-        state.path(),
-        next_port_range(11),
-        fast_policy(RestartType::Transient, 5),
-    );
-    let dir = fake_plugin(root.path(), "busy", true, true);
+    let mut e = engine(fast_policy(RestartType::Transient, 5));
+    let (h, root) = (e.handle.clone(), e.root.path().to_path_buf());
+    let dir = fake_plugin(&root, "busy", true, true);
     let ui = dir.join("ui");
     // A Vite that takes its time to stop widens any window in which two could overlap.
     std::fs::write(ui.join("fake-mode"), "slow-stop").unwrap();
@@ -357,10 +319,11 @@ async fn concurrent_operations_never_run_two_copies_of_vite() {
     };
 
     h.start_dev_server_for_path("busy", &dir).await.unwrap();
-    rec.wait_status("busy", "ready", |s| {
-        s.vite_status == DevProcessStatus::Ready
-    })
-    .await;
+    e.rec
+        .wait_status("busy", "ready", |s| {
+            s.vite_status == DevProcessStatus::Ready
+        })
+        .await;
     let (a, b) = tokio::join!(h.restart_dev_server("busy"), h.restart_dev_server("busy"));
     a.unwrap();
     b.unwrap();
@@ -385,7 +348,7 @@ async fn concurrent_operations_never_run_two_copies_of_vite() {
         usize::from(managed),
         "one Vite when managed, none otherwise"
     );
-    h.shutdown().await;
+    e.finish().await;
     stop_sampling.store(true, std::sync::atomic::Ordering::Relaxed);
     let most = sampler.join().unwrap();
     assert_eq!(most, 1, "never two copies of Vite at once");
