@@ -286,34 +286,30 @@ mod tests {
 
     #[test]
     fn levels_follow_the_text_and_the_pipe() {
-        assert_eq!(
-            level_for_line(Pipe::Stdout, "  ➜  Local: x"),
-            LogLevel::Info
-        );
-        assert_eq!(
-            level_for_line(Pipe::Stderr, "npm warn config"),
-            LogLevel::Warn
-        );
-        assert_eq!(
-            level_for_line(Pipe::Stderr, "Error: Port 1 is already in use"),
-            LogLevel::Error
-        );
-        assert_eq!(
-            level_for_line(Pipe::Stderr, "npm error code 1"),
-            LogLevel::Error
-        );
-        assert_eq!(
-            level_for_line(Pipe::Stdout, "\u{1b}[31merror\u{1b}[0m when starting"),
-            LogLevel::Error
-        );
-        assert_eq!(
-            level_for_line(Pipe::Stdout, "12:00:01 [vite] Internal server Error: boom"),
-            LogLevel::Error
-        );
-        assert_eq!(
-            level_for_line(Pipe::Stdout, "WARN: disk almost full"),
-            LogLevel::Warn
-        );
+        let cases = [
+            (Pipe::Stdout, "  ➜  Local: x", LogLevel::Info),
+            (Pipe::Stderr, "npm warn config", LogLevel::Warn),
+            (
+                Pipe::Stderr,
+                "Error: Port 1 is already in use",
+                LogLevel::Error,
+            ),
+            (Pipe::Stderr, "npm error code 1", LogLevel::Error),
+            (
+                Pipe::Stdout,
+                "\u{1b}[31merror\u{1b}[0m when starting",
+                LogLevel::Error,
+            ),
+            (
+                Pipe::Stdout,
+                "12:00:01 [vite] Internal server Error: boom",
+                LogLevel::Error,
+            ),
+            (Pipe::Stdout, "WARN: disk almost full", LogLevel::Warn),
+        ];
+        for (pipe, line, level) in cases {
+            assert_eq!(level_for_line(pipe, line), level, "{line}");
+        }
         for info in [
             "terror: no",
             "error",

@@ -65,14 +65,20 @@ pub struct ExternalGone {
 /// How long an attached plugin may stay silent before its state says so.
 const NEVER_ANSWERED_AFTER: Duration = Duration::from_secs(3);
 
+/// What the actor is attached to.
+pub struct Attachment {
+    pub plugin_id: String,
+    /// Which attachment to this plugin (the supervisor ignores reports of replaced ones).
+    pub generation: u64,
+    pub info: ValidDevInfo,
+    /// The `.devinfo` and the bytes it had when attached (removed only if unchanged).
+    pub file: PathBuf,
+    pub content: Vec<u8>,
+}
+
 /// See the module doc.
 pub struct ExternalPluginActor {
-    plugin_id: String,
-    generation: u64,
-    info: ValidDevInfo,
-    /// The `.devinfo` and the bytes it had when attached (removed only if unchanged).
-    file: PathBuf,
-    content: Vec<u8>,
+    attached: Attachment,
     health_interval: Duration,
     parent: Recipient<ExternalChanged>,
     gone: Recipient<ExternalGone>,
@@ -85,24 +91,16 @@ pub struct ExternalPluginActor {
 }
 
 impl ExternalPluginActor {
-    /// An attachment (instance `generation`) to the plugin described by `info`.
-    #[allow(clippy::too_many_arguments)]
+    /// The actor for `attached`, checking health every `health_interval` and reporting to
+    /// `parent` (changes) and `gone` (the process ended).
     pub fn new(
-        plugin_id: String,
-        generation: u64,
-        info: ValidDevInfo,
-        file: PathBuf,
-        content: Vec<u8>,
+        attached: Attachment,
         health_interval: Duration,
         parent: Recipient<ExternalChanged>,
         gone: Recipient<ExternalGone>,
     ) -> Self {
         Self {
-            plugin_id,
-            generation,
-            info,
-            file,
-            content,
+            attached,
             health_interval,
             parent,
             gone,
@@ -120,8 +118,8 @@ impl ExternalPluginActor {
         }
         self.last = (connected, vite_ready);
         self.parent.do_send(ExternalChanged {
-            plugin_id: self.plugin_id.clone(),
-            generation: self.generation,
+            plugin_id: self.attached.plugin_id.clone(),
+            generation: self.attached.generation,
             connected,
             vite_ready,
             error,
@@ -129,9 +127,9 @@ impl ExternalPluginActor {
     }
 
     fn check(&mut self, ctx: &mut Context<Self>) {
-        let (network, addr) = (self.info.network, self.info.addr.clone());
+        let (network, addr) = (self.attached.info.network, self.attached.info.addr.clone());
         let channel = self.channel.clone();
-        let vite_port = self.info.vite_port;
+        let vite_port = self.attached.info.vite_port;
         async move {
             let health = async {
                 let channel = match channel {
@@ -171,7 +169,7 @@ impl ExternalPluginActor {
                 {
                     // Never connected: after a while, say why instead of an empty error.
                     act.unanswered_reported = true;
-                    let addr = &act.info.addr;
+                    let addr = &act.attached.info.addr;
                     act.report(
                         false,
                         vite_ready,
@@ -200,19 +198,19 @@ impl Actor for ExternalPluginActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let pid = self.info.pid;
+        let pid = self.attached.info.pid;
         crate::pid_check::wait_exit(pid)
             .into_actor(self)
             .map(|(), act, ctx| {
-                tracing::info!(plugin = %act.plugin_id, pid = act.info.pid, "external plugin exited");
+                tracing::info!(plugin = %act.attached.plugin_id, pid = act.attached.info.pid, "external plugin exited");
                 // Stale now: remove it, but only if nobody rewrote it meanwhile.
-                let now = read_untrusted(&act.file, MAX_DEVINFO_BYTES as u64);
-                if now.is_ok_and(|c| c == act.content) {
-                    let _ = std::fs::remove_file(&act.file);
+                let now = read_untrusted(&act.attached.file, MAX_DEVINFO_BYTES as u64);
+                if now.is_ok_and(|c| c == act.attached.content) {
+                    let _ = std::fs::remove_file(&act.attached.file);
                 }
                 act.gone.do_send(ExternalGone {
-                    plugin_id: act.plugin_id.clone(),
-                    generation: act.generation,
+                    plugin_id: act.attached.plugin_id.clone(),
+                    generation: act.attached.generation,
                 });
                 ctx.stop();
             })

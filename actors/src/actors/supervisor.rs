@@ -10,7 +10,9 @@ use std::time::Duration;
 use actix::prelude::*;
 use futures::future::{BoxFuture, FutureExt, Shared};
 
-use super::external_plugin::{Detach, ExternalChanged, ExternalGone, ExternalPluginActor};
+use super::external_plugin::{
+    Attachment, Detach, ExternalChanged, ExternalGone, ExternalPluginActor,
+};
 use super::external_watcher::{live_devinfo, DevinfoProblem, DevinfoSeen, ExternalWatcherActor};
 use super::log_buffer::LogBufferActor;
 use super::plugin::{GetPluginLogs, GetState, PluginActor, PluginPlan, Rebuild, StopPlugin};
@@ -163,12 +165,15 @@ impl DevServerSupervisor {
         };
         tracing::info!(plugin = id, pid = info.pid, addr = %info.addr, "attaching to an external plugin");
         let file = crate::devinfo::devinfo_path(&self.config.state_dir, id);
-        let actor = ExternalPluginActor::new(
-            id.to_string(),
+        let attached = Attachment {
+            plugin_id: id.to_string(),
             generation,
             info,
             file,
-            content.clone(),
+            content: content.clone(),
+        };
+        let actor = ExternalPluginActor::new(
+            attached,
             self.config.external_health_interval,
             ctx.address().recipient(),
             ctx.address().recipient(),
