@@ -1,5 +1,14 @@
 //! `DevServerSupervisor`: the DevServerManager. Owns the plugin map; every public operation
-//! is a message to it.
+//! is a message to it. Here: the map, starts, stops and shutdown; the queries in `queries`,
+//! the attachments to plugins run outside ovdev in `external`.
+
+mod external;
+mod queries;
+
+pub use external::{AttachExternal, DetachExternal};
+pub use queries::{
+    GetDevServerLogs, GetDevServerState, IsManaged, ListDevServerStates, RebuildPlugin,
+};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -10,24 +19,21 @@ use std::time::Duration;
 use actix::prelude::*;
 use futures::future::{BoxFuture, FutureExt, Shared};
 
-use super::external_plugin::{
-    Attachment, Detach, ExternalChanged, ExternalGone, ExternalPluginActor,
-};
-use super::external_watcher::{live_devinfo, DevinfoProblem, DevinfoSeen, ExternalWatcherActor};
+use super::external_plugin::ExternalPluginActor;
+use super::external_watcher::ExternalWatcherActor;
 use super::log_buffer::LogBufferActor;
-use super::plugin::{GetPluginLogs, GetState, PluginActor, PluginPlan, Rebuild, StopPlugin};
+use super::plugin::{GetState, PluginActor, PluginPlan, StopPlugin};
 use super::plugin_plan::Planner;
 use super::port_allocator::PortAllocatorActor;
 use crate::config::EngineConfig;
-use crate::devinfo::ValidDevInfo;
 use crate::error::DevServerError;
-use crate::events::{DevServerEvent, EventBus};
+use crate::events::EventBus;
 use crate::host::PluginHost;
 use crate::plugin_id::validate_plugin_id;
 use crate::plugin_lock::PluginLock;
 use crate::registry::{kill_leftovers, ProcessRegistry};
 use crate::subreaper;
-use crate::types::{DevProcessStatus, DevServerMode, DevServerState, LogEntry};
+use crate::types::DevServerState;
 
 /// A stop in progress, awaited by whoever needs it finished.
 type PendingStop = Shared<BoxFuture<'static, ()>>;
@@ -134,74 +140,6 @@ impl DevServerSupervisor {
             self.plugins.get(id),
             Some(Entry::Managed { .. } | Entry::Stopping { .. })
         )
-    }
-}
-
-impl DevServerSupervisor {
-    /// Attaches to the external plugin `info` (replacing an earlier attachment) and returns
-    /// its first state.
-    fn attach(
-        &mut self,
-        id: &str,
-        info: ValidDevInfo,
-        content: Vec<u8>,
-        vite_port: Option<u16>,
-        ctx: &mut Context<Self>,
-    ) -> DevServerState {
-        self.drop_external(id);
-        self.next_external += 1;
-        let generation = self.next_external;
-        let mut info = info;
-        if let Some(port) = vite_port.filter(|p| *p != 0) {
-            info.vite_port = port;
-        }
-        let mut state = DevServerState::idle(id);
-        state.mode = DevServerMode::External;
-        state.vite_port = info.vite_port;
-        state.vite_status = if info.vite_port == 0 {
-            DevProcessStatus::Idle
-        } else {
-            DevProcessStatus::Starting
-        };
-        tracing::info!(plugin = id, pid = info.pid, addr = %info.addr, "attaching to an external plugin");
-        let file = crate::devinfo::devinfo_path(&self.config.state_dir, id);
-        let attached = Attachment {
-            plugin_id: id.to_string(),
-            generation,
-            info,
-            file,
-            content: content.clone(),
-        };
-        let actor = ExternalPluginActor::new(
-            attached,
-            self.config.external_health_interval,
-            ctx.address().recipient(),
-            ctx.address().recipient(),
-        )
-        .start();
-        self.bus.publish(DevServerEvent::Status(state.clone()));
-        self.plugins.insert(
-            id.to_string(),
-            Entry::External(External {
-                addr: actor,
-                generation,
-                content,
-                state: state.clone(),
-            }),
-        );
-        state
-    }
-
-    /// Ends an attachment (the process is left alone) and publishes the final `idle` state.
-    fn drop_external(&mut self, id: &str) -> Option<External> {
-        self.external(id)?;
-        let Some(Entry::External(ext)) = self.plugins.remove(id) else {
-            return None;
-        };
-        ext.addr.do_send(Detach);
-        self.bus
-            .publish(DevServerEvent::Status(DevServerState::idle(id)));
-        Some(ext)
     }
 }
 
@@ -416,126 +354,6 @@ impl Handler<StopDevServer> for DevServerSupervisor {
     }
 }
 
-/// Rebuilds a plugin's Go side now.
-#[derive(Message, Debug)]
-#[rtype(result = "Result<(), DevServerError>")]
-pub struct RebuildPlugin {
-    pub plugin_id: String,
-}
-
-impl Handler<RebuildPlugin> for DevServerSupervisor {
-    type Result = ResponseFuture<Result<(), DevServerError>>;
-
-    fn handle(&mut self, msg: RebuildPlugin, _: &mut Self::Context) -> Self::Result {
-        let addr = self.managed(&msg.plugin_id);
-        Box::pin(async move {
-            addr.ok_or(DevServerError::NotRunning(msg.plugin_id))?
-                .send(Rebuild)
-                .await?
-        })
-    }
-}
-
-/// A plugin's state; the idle state when no dev server runs for it.
-#[derive(Message, Debug)]
-#[rtype(result = "DevServerState")]
-pub struct GetDevServerState {
-    pub plugin_id: String,
-}
-
-impl Handler<GetDevServerState> for DevServerSupervisor {
-    type Result = ResponseFuture<DevServerState>;
-
-    fn handle(&mut self, msg: GetDevServerState, _: &mut Self::Context) -> Self::Result {
-        if let Some(ext) = self.external(&msg.plugin_id) {
-            let state = ext.state.clone();
-            return Box::pin(async move { state });
-        }
-        let addr = self.managed(&msg.plugin_id);
-        Box::pin(async move {
-            match addr {
-                Some(a) => a
-                    .send(GetState)
-                    .await
-                    .unwrap_or_else(|_| DevServerState::idle(&msg.plugin_id)),
-                None => DevServerState::idle(&msg.plugin_id),
-            }
-        })
-    }
-}
-
-/// The states of every running dev server, sorted by plugin id.
-#[derive(Message, Debug)]
-#[rtype(result = "Vec<DevServerState>")]
-pub struct ListDevServerStates;
-
-impl Handler<ListDevServerStates> for DevServerSupervisor {
-    type Result = ResponseFuture<Vec<DevServerState>>;
-
-    fn handle(&mut self, _: ListDevServerStates, _: &mut Self::Context) -> Self::Result {
-        let addrs: Vec<_> = self
-            .plugins
-            .values()
-            .filter_map(|e| match e {
-                Entry::Managed { addr, .. } => Some(addr.clone()),
-                _ => None,
-            })
-            .collect();
-        let external: Vec<_> = self.externals().map(|(_, e)| e.state.clone()).collect();
-        Box::pin(async move {
-            let mut states = external;
-            for a in addrs {
-                if let Ok(s) = a.send(GetState).await {
-                    states.push(s);
-                }
-            }
-            states.sort_by(|a, b| a.plugin_id.cmp(&b.plugin_id));
-            states
-        })
-    }
-}
-
-/// A plugin's buffered logs, oldest first: at most `last` entries (`None`: all that are kept);
-/// empty when no dev server runs.
-#[derive(Message, Debug)]
-#[rtype(result = "Vec<LogEntry>")]
-pub struct GetDevServerLogs {
-    pub plugin_id: String,
-    pub last: Option<usize>,
-}
-
-impl Handler<GetDevServerLogs> for DevServerSupervisor {
-    type Result = ResponseFuture<Vec<LogEntry>>;
-
-    fn handle(&mut self, msg: GetDevServerLogs, _: &mut Self::Context) -> Self::Result {
-        let addr = self.managed(&msg.plugin_id);
-        Box::pin(async move {
-            match addr {
-                Some(a) => a.send(GetPluginLogs(msg.last)).await.unwrap_or_default(),
-                None => Vec::new(),
-            }
-        })
-    }
-}
-
-/// True when ovdev manages a dev server for the plugin.
-#[derive(Message, Debug)]
-#[rtype(result = "bool")]
-pub struct IsManaged {
-    pub plugin_id: String,
-}
-
-impl Handler<IsManaged> for DevServerSupervisor {
-    type Result = bool;
-
-    fn handle(&mut self, msg: IsManaged, _: &mut Self::Context) -> bool {
-        matches!(
-            self.plugins.get(&msg.plugin_id),
-            Some(Entry::Managed { .. } | Entry::External(_))
-        )
-    }
-}
-
 /// Stops every dev server; answers when every child process group is gone.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
@@ -597,114 +415,5 @@ impl Handler<PanicPluginChild> for DevServerSupervisor {
                 None => false,
             }
         })
-    }
-}
-
-impl Handler<DevinfoSeen> for DevServerSupervisor {
-    type Result = ();
-
-    fn handle(&mut self, msg: DevinfoSeen, ctx: &mut Self::Context) {
-        let id = msg.plugin_id;
-        // Files of plugins ovdev manages are its own (the built-in host writes them).
-        if self.runs_or_stops(&id) {
-            return;
-        }
-        match msg.found {
-            None => {
-                self.detached.remove(&id);
-                self.drop_external(&id);
-            }
-            Some((info, content)) => {
-                if self.detached.get(&id) == Some(&content) {
-                    return;
-                }
-                self.detached.remove(&id);
-                if self.external(&id).is_some_and(|e| e.content == content) {
-                    return;
-                }
-                self.attach(&id, info, content, None, ctx);
-            }
-        }
-    }
-}
-
-impl Handler<ExternalChanged> for DevServerSupervisor {
-    type Result = ();
-
-    fn handle(&mut self, msg: ExternalChanged, _: &mut Self::Context) {
-        let Some(Entry::External(ext)) = self.plugins.get_mut(&msg.plugin_id) else {
-            return;
-        };
-        if ext.generation == msg.generation && msg.apply_to(&mut ext.state) {
-            self.bus.publish(DevServerEvent::Status(ext.state.clone()));
-        }
-    }
-}
-
-impl Handler<ExternalGone> for DevServerSupervisor {
-    type Result = ();
-
-    fn handle(&mut self, msg: ExternalGone, _: &mut Self::Context) {
-        if self
-            .external(&msg.plugin_id)
-            .is_some_and(|e| e.generation == msg.generation)
-        {
-            self.drop_external(&msg.plugin_id);
-        }
-    }
-}
-
-/// Attaches now to the plugin's `.devinfo` (`vite_port`, when non-zero, overrides the file's).
-#[derive(Message, Debug)]
-#[rtype(result = "Result<DevServerState, DevServerError>")]
-pub struct AttachExternal {
-    pub plugin_id: String,
-    pub vite_port: u16,
-}
-
-impl Handler<AttachExternal> for DevServerSupervisor {
-    type Result = Result<DevServerState, DevServerError>;
-
-    fn handle(&mut self, msg: AttachExternal, ctx: &mut Self::Context) -> Self::Result {
-        let id = msg.plugin_id;
-        validate_plugin_id(&id)?;
-        if self.runs_or_stops(&id) {
-            return Err(DevServerError::AlreadyManaged(id));
-        }
-        let plugins_dir = self.config.state_dir.join("plugins");
-        let (info, content) = live_devinfo(&plugins_dir, &id).map_err(|p| DevServerError::ExternalUnavailable {
-            id: id.clone(),
-            reason: match p {
-                DevinfoProblem::Missing => format!(
-                    "no {} (start the plugin with `ovdev serve-external` or the plugin SDK's dev mode)",
-                    crate::devinfo::devinfo_path(&self.config.state_dir, &id).display()
-                ),
-                DevinfoProblem::Rejected(why) => why,
-            },
-        })?;
-        self.detached.remove(&id);
-        Ok(self.attach(&id, info, content, Some(msg.vite_port), ctx))
-    }
-}
-
-/// Drops the attachment without touching the process; its `.devinfo` is ignored until it
-/// changes.
-#[derive(Message, Debug)]
-#[rtype(result = "Result<(), DevServerError>")]
-pub struct DetachExternal {
-    pub plugin_id: String,
-}
-
-impl Handler<DetachExternal> for DevServerSupervisor {
-    type Result = Result<(), DevServerError>;
-
-    fn handle(&mut self, msg: DetachExternal, _: &mut Self::Context) -> Self::Result {
-        match self.drop_external(&msg.plugin_id) {
-            Some(ext) => {
-                self.detached.insert(msg.plugin_id, ext.content);
-                Ok(())
-            }
-            None => Err(DevServerError::NotAttached(msg.plugin_id)),
-        }
     }
 }

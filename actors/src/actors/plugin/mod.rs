@@ -2,6 +2,17 @@
 //! plugin's `DevServerState`, starts the children (Vite, Go watcher), restarts them under
 //! their restart policies when they crash or die, folds their reports into the state and
 //! publishes one status event per change.
+//!
+//! Here: the actor, its children and their reports; the reload of the plugin process in
+//! `reload`, the stop and the other commands in `commands`.
+
+mod commands;
+mod reload;
+
+#[cfg(feature = "test-hooks")]
+pub use commands::PanicChild;
+pub use commands::{GetPluginLogs, GetState, Rebuild, StopPlugin};
+pub use reload::ReloadProcess;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,20 +20,18 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 
 use super::child_guard::{ChildEvent, ChildKind, ChildReport, ParentLink};
-use super::go_watcher::{GoWatcherActor, GoWatcherSettings, Reloader, RequestBuild, StopGoWatcher};
-use super::log_buffer::{GetLogs, LogBufferActor, LogSink, PublishInOrder, StopLogBuffer};
-use super::plugin_process::{PluginProcessActor, PluginProcessSettings, StopPluginProcess};
-use super::port_allocator::{PortAllocatorActor, ReleasePluginPorts};
-use super::vite::{StopVite, ViteActor, ViteSettings};
-use crate::error::DevServerError;
+use super::go_watcher::{GoWatcherActor, GoWatcherSettings, Reloader};
+use super::log_buffer::{LogBufferActor, LogSink, PublishInOrder};
+use super::plugin_process::{PluginProcessActor, PluginProcessSettings};
+use super::port_allocator::PortAllocatorActor;
+use super::vite::{ViteActor, ViteSettings};
 use crate::events::DevServerEvent;
 use crate::host::PluginHost;
 use crate::plugin_status::{plan_for_end, restart_begins, PluginStatus, StatusEvent};
 use crate::registry::ProcessRegistry;
 use crate::restart::{random_jitter, ExitKind, RestartPolicy, RestartTracker};
 use crate::types::{
-    BuildErrorsPayload, DevProcessStatus, DevServerMode, DevServerState, LogEntry, LogLevel,
-    LogSource,
+    BuildErrorsPayload, DevProcessStatus, DevServerMode, DevServerState, LogLevel, LogSource,
 };
 
 /// What a plugin actor starts; the supervisor has validated it.
@@ -442,228 +451,5 @@ impl Handler<ChildReport> for PluginActor {
             }
             ChildEvent::Gone { .. } => {}
         }
-    }
-}
-
-/// Asks the plugin actor to (re)launch the plugin process: always when the binary changed,
-/// and when it did not, only if no process runs yet. Answers once the new process serves.
-/// Sent by the Go watcher after it installed a build.
-#[derive(Message, Debug, Clone, Copy)]
-#[rtype(result = "Result<(), String>")]
-pub struct ReloadProcess {
-    pub binary_changed: bool,
-}
-
-impl Handler<ReloadProcess> for PluginActor {
-    type Result = ResponseActFuture<Self, Result<(), String>>;
-
-    fn handle(&mut self, msg: ReloadProcess, ctx: &mut Self::Context) -> Self::Result {
-        if self.stopping {
-            return Box::pin(actix::fut::ready(Err(
-                "the dev server is stopping".to_string()
-            )));
-        }
-        if !msg.binary_changed && self.process.is_some() {
-            return Box::pin(actix::fut::ready(Ok(())));
-        }
-        self.publish_reload(true);
-        // A restart that was waiting for its backoff is replaced by this launch.
-        if let Some(t) = self.process_sup.restart_timer.take() {
-            ctx.cancel_future(t);
-        }
-        self.process_sup.tracker.reset();
-        if let Some(p) = self.pending_reload.take() {
-            let _ = p.done.send(Err("superseded by a newer build".into()));
-        }
-        let old = self.process.take();
-        // Reports of the old process are ignored from now on.
-        self.process_sup.generation = 0;
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let limit = self
-            .process_settings
-            .as_ref()
-            .map(|s| s.start_timeout + Duration::from_secs(10))
-            .unwrap_or(Duration::from_secs(30));
-        let stop_old = async move {
-            if let Some(old) = old {
-                let _ = old.send(StopPluginProcess).await;
-            }
-        };
-        Box::pin(stop_old.into_actor(self).then(move |(), act, ctx| {
-            if !act.stopping {
-                // The old process is gone: not connected until the new one serves.
-                act.set_status(ChildKind::PluginProcess, DevProcessStatus::Starting, None);
-                act.start_process(ctx);
-                act.pending_reload = Some(PendingReload {
-                    generation: act.process_sup.generation,
-                    done: tx,
-                });
-            }
-            async move {
-                match tokio::time::timeout(limit, rx).await {
-                    Ok(Ok(result)) => result,
-                    Ok(Err(_)) => Err("the reload was abandoned".to_string()),
-                    Err(_) => Err(format!(
-                        "the new plugin process did not serve within {limit:?}"
-                    )),
-                }
-            }
-            .into_actor(act)
-        }))
-    }
-}
-
-/// The plugin's current state.
-#[derive(Message, Debug)]
-#[rtype(result = "DevServerState")]
-pub struct GetState;
-
-impl Handler<GetState> for PluginActor {
-    type Result = MessageResult<GetState>;
-
-    fn handle(&mut self, _: GetState, _: &mut Self::Context) -> Self::Result {
-        MessageResult(self.status.state().clone())
-    }
-}
-
-/// The plugin's buffered logs, oldest first: at most this many (`None`: all that are kept).
-#[derive(Message, Debug)]
-#[rtype(result = "Vec<LogEntry>")]
-pub struct GetPluginLogs(pub Option<usize>);
-
-impl Handler<GetPluginLogs> for PluginActor {
-    type Result = ResponseFuture<Vec<LogEntry>>;
-
-    fn handle(&mut self, msg: GetPluginLogs, _: &mut Self::Context) -> Self::Result {
-        let logs = self.logs.clone();
-        Box::pin(async move { logs.send(GetLogs(msg.0)).await.unwrap_or_default() })
-    }
-}
-
-/// Rebuilds the Go side now; Vite is not touched.
-#[derive(Message, Debug)]
-#[rtype(result = "Result<(), DevServerError>")]
-pub struct Rebuild;
-
-impl Handler<Rebuild> for PluginActor {
-    type Result = Result<(), DevServerError>;
-
-    fn handle(&mut self, _: Rebuild, _: &mut Self::Context) -> Self::Result {
-        let id = self.status.state().plugin_id.clone();
-        if self.stopping {
-            return Err(DevServerError::NotRunning(id));
-        }
-        if self.go_settings.is_none() {
-            return Err(DevServerError::NoBackend(id));
-        }
-        match &self.go {
-            Some(go) => {
-                go.do_send(RequestBuild);
-                Ok(())
-            }
-            None => Err(DevServerError::ChildDown {
-                id,
-                child: ChildKind::GoWatcher.name(),
-            }),
-        }
-    }
-}
-
-/// Stops every child (their process groups gone), releases the port, publishes the final
-/// state and stops the actor. Answers with the final state.
-#[derive(Message, Debug)]
-#[rtype(result = "DevServerState")]
-pub struct StopPlugin;
-
-impl Handler<StopPlugin> for PluginActor {
-    type Result = ResponseActFuture<Self, DevServerState>;
-
-    fn handle(&mut self, _: StopPlugin, ctx: &mut Self::Context) -> Self::Result {
-        self.stopping = true;
-        for timer in [
-            self.vite_sup.restart_timer.take(),
-            self.go_sup.restart_timer.take(),
-            self.process_sup.restart_timer.take(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            ctx.cancel_future(timer);
-        }
-        if let Some(p) = self.pending_reload.take() {
-            let _ = p.done.send(Err("the dev server is stopping".into()));
-        }
-        let vite = self.vite.take();
-        let go = self.go.take();
-        let process = self.process.take();
-        let logs = self.logs.clone();
-        let sink = self.manager_log.clone();
-        sink.info("stopping dev server");
-        let stop_children = async move {
-            let v = async {
-                if let Some(v) = vite {
-                    let _ = v.send(StopVite).await;
-                }
-            };
-            let g = async {
-                if let Some(g) = go {
-                    let _ = g.send(StopGoWatcher).await;
-                }
-            };
-            let p = async {
-                if let Some(p) = process {
-                    let _ = p.send(StopPluginProcess).await;
-                }
-            };
-            futures::join!(v, g, p);
-        };
-        Box::pin(stop_children.into_actor(self).then(move |(), act, _| {
-            let state = act.status.state();
-            act.ports
-                .do_send(ReleasePluginPorts(state.plugin_id.clone()));
-            sink.info("dev server stopped");
-            let mut last = DevServerState::idle(&state.plugin_id);
-            last.dev_path = state.dev_path.clone();
-            last.vite_status = DevProcessStatus::Stopped;
-            last.go_status = DevProcessStatus::Stopped;
-            last.last_build_duration = state.last_build_duration;
-            last.last_build_time = state.last_build_time;
-            last.restarts = state.restarts;
-            act.status.reset(last.clone());
-            async move {
-                let _ = logs
-                    .send(PublishInOrder(DevServerEvent::Status(last.clone())))
-                    .await;
-                // Every child is gone: nothing logs into this buffer any more.
-                let _ = logs.send(StopLogBuffer).await;
-                last
-            }
-            .into_actor(act)
-            .map(|last, _, ctx| {
-                ctx.stop();
-                last
-            })
-        }))
-    }
-}
-
-/// Makes one child's handler panic (supervision tests).
-#[cfg(feature = "test-hooks")]
-#[derive(Message, Debug, Clone, Copy)]
-#[rtype(result = "bool")]
-pub struct PanicChild(pub ChildKind);
-
-#[cfg(feature = "test-hooks")]
-impl Handler<PanicChild> for PluginActor {
-    type Result = bool;
-
-    fn handle(&mut self, msg: PanicChild, _: &mut Self::Context) -> bool {
-        use super::child_guard::PanicForTest;
-        match msg.0 {
-            ChildKind::Vite => self.vite.as_ref().map(|a| a.do_send(PanicForTest)),
-            ChildKind::GoWatcher => self.go.as_ref().map(|a| a.do_send(PanicForTest)),
-            ChildKind::PluginProcess => self.process.as_ref().map(|a| a.do_send(PanicForTest)),
-        }
-        .is_some()
     }
 }
