@@ -12,22 +12,16 @@ use std::time::{Duration, Instant};
 use common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use omniview_devserver::{
-    DevProcessStatus, DevServerBuilder, DevServerError, DevServerHandle, DevServerMode,
-};
+use omniview_devserver::{DevProcessStatus, DevServerError, DevServerHandle, DevServerMode};
 use ovdev_actors::devinfo::{devinfo_path, validate_devinfo};
 use tokio::process::{Child, Command};
 
 const ID: &str = "hello-plugin";
 
 fn engine(state: &Path) -> (DevServerHandle, Recorder) {
-    let handle = DevServerBuilder::with_host(RecordingHost::new())
-        .state_dir(state)
-        .external_health_interval(Duration::from_millis(200))
-        .start()
-        .unwrap();
-    let rec = Recorder::new(handle.subscribe());
-    (handle, rec)
+    engine_on(RecordingHost::new(), state, |b| {
+        b.external_health_interval(Duration::from_millis(200))
+    })
 }
 
 struct Plugin {

@@ -210,12 +210,9 @@ fn example_engine(
     state: &Path,
     tweak: impl FnOnce(DevServerBuilder) -> DevServerBuilder,
 ) -> (DevServerHandle, Recorder) {
-    let builder = DevServerBuilder::with_host(RecordingHost::new())
-        .state_dir(state)
-        .debounce(Duration::from_millis(100));
-    let handle = tweak(builder).start().unwrap();
-    let rec = Recorder::new(handle.subscribe());
-    (handle, rec)
+    engine_on(RecordingHost::new(), state, |b| {
+        tweak(b.debounce(Duration::from_millis(100)))
+    })
 }
 
 /// Point 4: `go build` blocked on a FIFO among the sources, and every later save waited

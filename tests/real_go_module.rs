@@ -10,9 +10,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
-use omniview_devserver::{
-    DevProcessStatus, DevServerBuilder, DevServerEvent, DevServerHandle, LogLevel,
-};
+use omniview_devserver::{DevProcessStatus, DevServerEvent, DevServerHandle, LogLevel};
 use ovdev_actors::handshake::{parse_handshake, Network};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -64,15 +62,11 @@ async fn go_plugin_1_7_prints_six_fields_and_seven_when_multiplexing() {
 }
 
 fn engine(state: &Path, launch: bool) -> (DevServerHandle, Recorder) {
-    let handle = DevServerBuilder::with_host(RecordingHost::new())
-        .state_dir(state)
-        .debounce(Duration::from_millis(100))
-        .launch_plugins(launch)
-        .write_devinfo(launch)
-        .start()
-        .unwrap();
-    let rec = Recorder::new(handle.subscribe());
-    (handle, rec)
+    engine_on(RecordingHost::new(), state, |b| {
+        b.debounce(Duration::from_millis(100))
+            .launch_plugins(launch)
+            .write_devinfo(launch)
+    })
 }
 
 fn backend_only_copy() -> (tempfile::TempDir, std::path::PathBuf) {

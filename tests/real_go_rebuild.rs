@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::*;
-use omniview_devserver::{DevProcessStatus, DevServerBuilder, DevServerEvent};
+use omniview_devserver::{DevProcessStatus, DevServerEvent};
 
 const GREETING: &str = "pkg/greeting/greeting.go";
 
@@ -26,12 +26,9 @@ async fn real_go_builds_rebuild_once_per_burst_and_survive_errors() {
     std::fs::remove_dir_all(dir.join("ui")).unwrap();
     let state = tempfile::tempdir().unwrap();
     let host = RecordingHost::new();
-    let handle = DevServerBuilder::with_host(host.clone())
-        .state_dir(state.path())
-        .debounce(Duration::from_millis(300))
-        .start()
-        .unwrap();
-    let mut rec = Recorder::new(handle.subscribe());
+    let (handle, mut rec) = engine_on(host.clone(), state.path(), |b| {
+        b.debounce(Duration::from_millis(300))
+    });
     let installed = state.path().join("plugins/hello-plugin/bin/plugin");
     let id = "hello-plugin";
 

@@ -21,18 +21,17 @@ fn host_engine(
     state: &Path,
     tweak: impl FnOnce(DevServerBuilder) -> DevServerBuilder,
 ) -> (DevServerHandle, Recorder) {
-    let builder = DevServerBuilder::with_host(RecordingHost::new())
-        .state_dir(state)
-        .debounce(Duration::from_millis(100))
-        .launch_plugins(true)
-        .write_devinfo(true)
-        .plugin_restart_policy(RestartPolicy {
-            backoff_initial: Duration::from_millis(100),
-            ..RestartPolicy::new(RestartType::Transient)
-        });
-    let handle = tweak(builder).start().unwrap();
-    let rec = Recorder::new(handle.subscribe());
-    (handle, rec)
+    engine_on(RecordingHost::new(), state, |b| {
+        tweak(
+            b.debounce(Duration::from_millis(100))
+                .launch_plugins(true)
+                .write_devinfo(true)
+                .plugin_restart_policy(RestartPolicy {
+                    backoff_initial: Duration::from_millis(100),
+                    ..RestartPolicy::new(RestartType::Transient)
+                }),
+        )
+    })
 }
 
 fn plugin_pid(state: &Path, id: &str) -> i32 {

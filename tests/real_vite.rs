@@ -21,12 +21,9 @@ fn engine(
     range: (u16, u16),
     tweak: impl FnOnce(DevServerBuilder) -> DevServerBuilder,
 ) -> (omniview_devserver::DevServerHandle, Recorder) {
-    let builder = DevServerBuilder::with_host(RecordingHost::new())
-        .state_dir(state)
-        .port_range(range.0, range.1);
-    let handle = tweak(builder).start().unwrap();
-    let rec = Recorder::new(handle.subscribe());
-    (handle, rec)
+    engine_on(RecordingHost::new(), state, |b| {
+        tweak(b.port_range(range.0, range.1))
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]

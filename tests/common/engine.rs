@@ -2,7 +2,7 @@
 //! handle, an event recorder, and a port range that no other test of the same test binary
 //! gets. `finish` shuts it down and checks that nothing it started is left running.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +22,22 @@ static NEXT_PORT: AtomicU16 = AtomicU16::new(FIRST_TEST_PORT);
 pub fn next_port_range(len: u16) -> (u16, u16) {
     let start = NEXT_PORT.fetch_add(len, Ordering::SeqCst);
     (start, start + len - 1)
+}
+
+/// An engine over `state` with `host`, ports of its own and the machine's tools (each test
+/// file's variant is a `tweak`), and a recorder of its events.
+pub fn engine_on(
+    host: Arc<RecordingHost>,
+    state: &Path,
+    tweak: impl FnOnce(DevServerBuilder) -> DevServerBuilder,
+) -> (DevServerHandle, Recorder) {
+    let (first, last) = next_port_range(11);
+    let builder = DevServerBuilder::with_host(host)
+        .state_dir(state)
+        .port_range(first, last);
+    let handle = tweak(builder).start().unwrap();
+    let rec = Recorder::new(handle.subscribe());
+    (handle, rec)
 }
 
 /// See the module doc.
@@ -46,16 +62,16 @@ impl TestEngine {
         let root = tempfile::tempdir().unwrap();
         let host = RecordingHost::new();
         let ports = next_port_range(11);
-        let builder = DevServerBuilder::with_host(host.clone())
-            .state_dir(state.path())
-            .go(tools.go())
-            .package_manager(PackageManager::Npm)
-            .package_manager_path(tools.pm())
-            .debounce(Duration::from_millis(100))
-            .stop_grace(Duration::from_secs(2))
-            .port_range(ports.0, ports.1);
-        let handle = tweak(builder).start().unwrap();
-        let rec = Recorder::new(handle.subscribe());
+        let (handle, rec) = engine_on(host.clone(), state.path(), |b| {
+            tweak(
+                b.go(tools.go())
+                    .package_manager(PackageManager::Npm)
+                    .package_manager_path(tools.pm())
+                    .debounce(Duration::from_millis(100))
+                    .stop_grace(Duration::from_secs(2))
+                    .port_range(ports.0, ports.1),
+            )
+        });
         Self {
             handle,
             host,

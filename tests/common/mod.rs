@@ -14,7 +14,7 @@ pub mod procs;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use engine::{next_port_range, TestEngine};
+pub use engine::{engine_on, next_port_range, TestEngine};
 pub use events::Recorder;
 pub use fixtures::*;
 pub use host::RecordingHost;
