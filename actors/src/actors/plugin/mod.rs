@@ -3,11 +3,12 @@
 //! their restart policies when they crash or die, folds their reports into the state and
 //! publishes one status event per change.
 //!
-//! Here: the actor, its children and their reports; the reload of the plugin process in
-//! `reload`, the stop and the other commands in `commands`.
+//! Here: the actor and its children; their reports and what an end means in `reports`, the
+//! reload of the plugin process in `reload`, the stop and the other commands in `commands`.
 
 mod commands;
 mod reload;
+mod reports;
 
 #[cfg(feature = "test-hooks")]
 pub use commands::PanicChild;
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use super::child_guard::{ChildEvent, ChildKind, ChildReport, ParentLink};
+use super::child_guard::{ChildKind, ParentLink};
 use super::go_watcher::{GoWatcherActor, GoWatcherSettings, Reloader};
 use super::log_buffer::{LogBufferActor, LogSink, PublishInOrder};
 use super::plugin_process::{PluginProcessActor, PluginProcessSettings};
@@ -27,12 +28,10 @@ use super::port_allocator::PortAllocatorActor;
 use super::vite::{ViteActor, ViteSettings};
 use crate::events::DevServerEvent;
 use crate::host::PluginHost;
-use crate::plugin_status::{plan_for_end, restart_begins, PluginStatus, StatusEvent};
+use crate::plugin_status::{PluginStatus, StatusEvent};
 use crate::registry::ProcessRegistry;
-use crate::restart::{random_jitter, ExitKind, RestartPolicy, RestartTracker};
-use crate::types::{
-    BuildErrorsPayload, DevProcessStatus, DevServerMode, DevServerState, LogLevel, LogSource,
-};
+use crate::restart::{RestartPolicy, RestartTracker};
+use crate::types::{DevProcessStatus, DevServerMode, DevServerState, LogSource};
 
 /// What a plugin actor starts; the supervisor has validated it.
 pub struct PluginPlan {
@@ -293,80 +292,6 @@ impl PluginActor {
             }
         }
     }
-
-    /// A child ended without being asked to: restart it, leave it, or give up, per policy.
-    fn child_ended(
-        &mut self,
-        kind: ChildKind,
-        exit: ExitKind,
-        reason: String,
-        ctx: &mut Context<Self>,
-    ) {
-        if self.stopping {
-            return;
-        }
-        let tracker = &mut self.supervision(kind).tracker;
-        let policy = tracker.policy();
-        let decision = tracker.ended(Instant::now(), exit, random_jitter());
-        let plan = plan_for_end(kind, exit, reason, decision, &policy);
-        match plan.log {
-            (LogLevel::Error, line) => self.manager_log.error(line),
-            (LogLevel::Warn, line) => self.manager_log.warn(line),
-            (_, line) => self.manager_log.info(line),
-        }
-        self.apply(kind, plan.event);
-        if let Some(delay) = plan.restart_after {
-            let timer = ctx.run_later(delay, move |act, ctx| {
-                act.supervision(kind).restart_timer = None;
-                if act.stopping {
-                    return;
-                }
-                act.apply(kind, restart_begins());
-                act.start_child(kind, ctx);
-            });
-            self.supervision(kind).restart_timer = Some(timer);
-        }
-    }
-
-    /// A child actor died (panicked): stop the process group it ran (it outlives the actor),
-    /// then treat it as an abnormal end of that child, unless it was replaced meanwhile.
-    fn child_gone(
-        &mut self,
-        kind: ChildKind,
-        generation: u64,
-        pgid: Option<i32>,
-        ctx: &mut Context<Self>,
-    ) {
-        let current = self.supervision(kind).generation;
-        let (grace, registry) = (self.stop_grace, self.registry.clone());
-        let name = kind.name();
-        self.manager_log.error(format!(
-            "the {name} actor failed (it panicked){}",
-            if pgid.is_some() {
-                "; stopping the process it ran"
-            } else {
-                ""
-            }
-        ));
-        async move {
-            if let Some(pgid) = pgid {
-                registry.stop(pgid, grace).await;
-            }
-        }
-        .into_actor(self)
-        .map(move |(), act, ctx| {
-            if generation != current || act.stopping {
-                return;
-            }
-            act.clear_child(kind);
-            let reason = format!("the {name} actor failed");
-            if kind == ChildKind::PluginProcess {
-                act.finish_reload(generation, Err(reason.clone()));
-            }
-            act.child_ended(kind, ExitKind::Abnormal, reason, ctx);
-        })
-        .wait(ctx);
-    }
 }
 
 impl Actor for PluginActor {
@@ -389,67 +314,5 @@ impl Actor for PluginActor {
         }
         self.start_vite(ctx);
         self.start_go(ctx);
-    }
-}
-
-impl Handler<ChildReport> for PluginActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: ChildReport, ctx: &mut Self::Context) {
-        let ChildReport {
-            kind,
-            generation,
-            event,
-        } = msg;
-        if let ChildEvent::Gone { pgid } = event {
-            // Its process group is stopped even when the child was already replaced.
-            self.child_gone(kind, generation, pgid, ctx);
-            return;
-        }
-        if generation != self.supervision(kind).generation {
-            return;
-        }
-        match event {
-            ChildEvent::Changed(change) => {
-                if self.stopping {
-                    return;
-                }
-                let serving = kind == ChildKind::PluginProcess
-                    && matches!(
-                        change,
-                        StatusEvent::Status {
-                            status: DevProcessStatus::Ready,
-                            ..
-                        }
-                    );
-                self.apply(kind, change);
-                if serving {
-                    self.finish_reload(generation, Ok(()));
-                }
-            }
-            ChildEvent::BuildErrors(errors) => {
-                if !self.stopping {
-                    self.publish(DevServerEvent::BuildErrors(BuildErrorsPayload {
-                        plugin_id: self.status.state().plugin_id.clone(),
-                        errors,
-                    }));
-                }
-            }
-            ChildEvent::Ended {
-                exit,
-                reason,
-                vite_port,
-            } => {
-                self.clear_child(kind);
-                if let Some(port) = vite_port {
-                    self.status.note_vite_port(port);
-                }
-                if kind == ChildKind::PluginProcess {
-                    self.finish_reload(generation, Err(reason.clone()));
-                }
-                self.child_ended(kind, exit, reason, ctx);
-            }
-            ChildEvent::Gone { .. } => {}
-        }
     }
 }

@@ -5,22 +5,26 @@
 //! 2 s, then SIGKILL). Like `ViteActor`, one actor is one run: when the process ends on its
 //! own (or stops answering health checks), the actor reports `Ended` and stops;
 //! its `PluginActor` restarts it under the restart policy.
+//!
+//! Here: the run and its stop; the handshake, the gRPC connection and its health in
+//! `connection`.
+
+mod connection;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use chrono::Utc;
 use tonic::transport::Channel;
 
 use super::child_guard::{ChildEvent, ExitNotice, ParentLink};
 use super::child_output::{level_for_line, ChildExited, ChildLines, OutputTail, Pipe};
 use super::child_run::{end_actor, ChildRun};
 use super::log_buffer::LogSink;
-use crate::devinfo::{remove_devinfo_of, write_devinfo};
-use crate::grpc::{self, GrpcError, StdioData};
-use crate::handshake::{parse_handshake, plugin_env, Handshake};
+use crate::devinfo::remove_devinfo_of;
+use crate::grpc;
+use crate::handshake::plugin_env;
 use crate::hclog::parse_hclog;
 use crate::process::{describe_exit, ProcessSpec};
 use crate::registry::ProcessRegistry;
@@ -145,160 +149,6 @@ impl PluginProcessActor {
         };
         end_actor(ctx, child, SHUTDOWN_WAIT, ended, |act| &mut act.notice);
     }
-
-    fn on_handshake(&mut self, line: &str, ctx: &mut Context<Self>) {
-        let handshake = match parse_handshake(line) {
-            Ok(h) => h,
-            Err(e) => {
-                let tail = self.tail.text();
-                let msg = if tail.is_empty() {
-                    e.to_string()
-                } else {
-                    format!("{e}; stderr: {tail}")
-                };
-                return self.end(ExitKind::Abnormal, msg, ctx);
-            }
-        };
-        if let Some(t) = self.start_timer.take() {
-            ctx.cancel_future(t);
-        }
-        self.phase = Phase::Connecting;
-        self.logs.info(format!(
-            "plugin handshake: {} {}{}",
-            handshake.network,
-            handshake.addr,
-            if handshake.server_cert.is_some() {
-                " (AutoMTLS is not supported yet: connecting without TLS)"
-            } else {
-                ""
-            }
-        ));
-        let connect = {
-            let h = handshake.clone();
-            async move {
-                let channel = grpc::connect(h.network, &h.addr).await?;
-                grpc::check_health(channel.clone(), Duration::from_secs(5)).await?;
-                Ok::<_, GrpcError>(channel)
-            }
-        };
-        connect
-            .into_actor(self)
-            .map(move |res, act, ctx| {
-                if !matches!(act.phase, Phase::Connecting) {
-                    return;
-                }
-                match res {
-                    Ok(channel) => act.on_connected(handshake, channel, ctx),
-                    Err(e) => act.end(
-                        ExitKind::Abnormal,
-                        format!("the plugin's gRPC server does not answer: {e}"),
-                        ctx,
-                    ),
-                }
-            })
-            .spawn(ctx);
-    }
-
-    fn on_connected(&mut self, handshake: Handshake, channel: Channel, ctx: &mut Context<Self>) {
-        self.logs.info(format!(
-            "plugin is serving (pid {}, {} {})",
-            self.pid, handshake.network, handshake.addr
-        ));
-        self.phase = Phase::Running {
-            channel: channel.clone(),
-            failures: 0,
-            connected: true,
-        };
-        self.report(true, None);
-        if let Some(d) = &self.settings.devinfo {
-            let info = handshake.devinfo(
-                self.pid,
-                &self.settings.plugin_id,
-                d.version.clone(),
-                d.vite_port,
-                Utc::now(),
-            );
-            if let Err(e) = write_devinfo(&d.path, &info) {
-                self.logs
-                    .warn(format!("cannot write {}: {e}", d.path.display()));
-            }
-        }
-        ctx.run_interval(self.settings.health_interval, |act, ctx| {
-            act.check_health(ctx)
-        });
-        grpc::stream_stdio(channel)
-            .into_actor(self)
-            .map(|res, act, ctx| match res {
-                Ok(stream) => {
-                    ctx.add_stream(stream);
-                }
-                Err(GrpcError::Status(s)) if s.code() == tonic::Code::Unimplemented => {
-                    act.logs.log(
-                        crate::types::LogLevel::Debug,
-                        "the plugin has no StreamStdio (go-plugin before 1.1); its stdout and stderr are read directly",
-                    );
-                }
-                // go-plugin answers the call only with its first output, so a plugin that
-                // printed nothing fails it when it stops: only a running plugin's failure counts.
-                Err(e) if matches!(act.phase, Phase::Running { .. }) => {
-                    act.logs.warn(format!("cannot read the plugin's stdio stream: {e}"))
-                }
-                Err(e) => tracing::debug!(plugin = %act.settings.plugin_id, "stdio stream ended as the plugin stopped: {e}"),
-            })
-            .spawn(ctx);
-    }
-
-    fn check_health(&mut self, ctx: &mut Context<Self>) {
-        let Phase::Running { channel, .. } = &self.phase else {
-            return;
-        };
-        grpc::check_health(
-            channel.clone(),
-            self.settings.health_interval.min(Duration::from_secs(5)),
-        )
-        .into_actor(self)
-        .map(|res, act, ctx| {
-            let limit = act.settings.health_failures;
-            let Phase::Running {
-                failures,
-                connected,
-                ..
-            } = &mut act.phase
-            else {
-                return;
-            };
-            match res {
-                Ok(()) => {
-                    *failures = 0;
-                    if !*connected {
-                        *connected = true;
-                        act.logs.info("the plugin answers health checks again");
-                        act.report(true, None);
-                    }
-                }
-                Err(e) => {
-                    *failures += 1;
-                    let n = *failures;
-                    let was_connected = std::mem::replace(connected, false);
-                    act.logs
-                        .warn(format!("health check failed ({n} of {limit}): {e}"));
-                    if was_connected {
-                        act.report(
-                            false,
-                            Some(format!("the plugin does not answer health checks: {e}")),
-                        );
-                    }
-                    if n >= limit {
-                        let msg = format!(
-                            "the plugin failed {n} health checks in a row (hung?); killing it"
-                        );
-                        act.end(ExitKind::Abnormal, msg, ctx);
-                    }
-                }
-            }
-        })
-        .spawn(ctx);
-    }
 }
 
 /// The level and text of a plugin's output line: hclog lines keep their own level.
@@ -401,25 +251,6 @@ impl Handler<ChildExited> for PluginProcessActor {
         };
         self.end(kind, reason, ctx);
     }
-}
-
-impl StreamHandler<Result<StdioData, tonic::Status>> for PluginProcessActor {
-    fn handle(&mut self, item: Result<StdioData, tonic::Status>, _: &mut Self::Context) {
-        if let Ok(chunk) = item {
-            let pipe = if chunk.channel == 2 {
-                Pipe::Stderr
-            } else {
-                Pipe::Stdout
-            };
-            let batch = String::from_utf8_lossy(&chunk.data)
-                .lines()
-                .map(|line| plugin_line(pipe, line.to_string()))
-                .collect();
-            self.logs.log_batch(batch);
-        }
-    }
-
-    fn finished(&mut self, _: &mut Self::Context) {}
 }
 
 /// Stops the plugin gracefully: Shutdown RPC, up to 2 s for the exit, then SIGKILL to the

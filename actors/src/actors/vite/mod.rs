@@ -4,6 +4,11 @@
 //! One actor is one run of Vite: when the process ends without being asked to, the actor
 //! stops what is left of its process group, reports `Ended` and stops. Its parent
 //! decides under the restart policy whether a new `ViteActor` takes over.
+//!
+//! Here: the run (install, start, readiness, exit, stop); what keeps it on a port that
+//! answers (another port when its own was taken, probes while ready) in `port_watch`.
+
+mod port_watch;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,20 +20,16 @@ use super::child_guard::{ChildEvent, ExitNotice, ParentLink};
 use super::child_output::{level_for_line, ChildExited, ChildLines, OutputTail};
 use super::child_run::{end_actor, ChildRun};
 use super::log_buffer::LogSink;
-use super::port_allocator::{AllocatePort, PortAllocatorActor, ReleasePort};
+use super::port_allocator::PortAllocatorActor;
 use crate::package_manager::{dependencies_installed, PackageManager};
 use crate::plugin_status::StatusEvent;
 use crate::process::{describe_exit, ProcessSpec, StopOutcome};
 use crate::registry::ProcessRegistry;
 use crate::restart::ExitKind;
 use crate::types::{DevProcessStatus, DevServerState, LogLevel};
-use crate::vite_probe::{probe, Liveness, ProbeResult};
+use crate::vite_probe::Liveness;
 use crate::vite_ready::{is_port_in_use_line, is_ready_line};
-
-/// Probes in a row without an answer after which a ready Vite counts as hung.
-const PROBE_FAILURES: u32 = 2;
-/// How long a probe waits for Vite's answer.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+use port_watch::PROBE_FAILURES;
 
 /// How the Vite actor runs the package manager.
 #[derive(Clone)]
@@ -130,38 +131,6 @@ impl ViteActor {
             error,
             port: Some(self.port),
         }));
-    }
-
-    /// Probes the port every `probe_interval` while this run is ready; the interval dies
-    /// with the actor (each run is its own actor).
-    fn start_probing(&mut self, ctx: &mut Context<Self>) {
-        let Some(interval) = self.settings.probe_interval else {
-            return;
-        };
-        self.liveness = Liveness::new(PROBE_FAILURES);
-        ctx.run_interval(interval, |act, ctx| {
-            if act.phase != Phase::Ready {
-                return;
-            }
-            let (port, run) = (act.port, act.run);
-            probe(port, PROBE_TIMEOUT)
-                .into_actor(act)
-                .map(move |result, act, ctx| {
-                    let same_run = act.phase == Phase::Ready && act.run == run;
-                    if !same_run || !act.liveness.record(&result) {
-                        return;
-                    }
-                    let why = match result {
-                        ProbeResult::NoAnswer(why) => why,
-                        _ => "it refuses connections".into(),
-                    };
-                    let msg = format!(
-                        "Vite stopped answering on port {port} ({PROBE_FAILURES} probes in a row; last: {why}); stopping it"
-                    );
-                    act.end(ExitKind::Abnormal, msg, ctx);
-                })
-                .spawn(ctx);
-        });
     }
 
     /// The process exited by itself and the actor goes on: forget its group if it is gone.
@@ -281,48 +250,6 @@ impl ViteActor {
             self.logs.error(msg.clone());
             self.report(DevProcessStatus::Error, Some(msg));
         }
-    }
-
-    fn retry_on_another_port(&mut self, ctx: &mut Context<Self>) {
-        self.retries_left -= 1;
-        let old = self.port;
-        self.failed_ports.push(old);
-        let holder = crate::ports::port_holder(old)
-            .map(|h| format!(" ({h})"))
-            .unwrap_or_default();
-        self.logs.warn(format!(
-            "port {old} was taken by another process{holder} before Vite could bind it; trying another port"
-        ));
-        self.ports.do_send(ReleasePort(old));
-        let request = AllocatePort {
-            plugin_id: self.settings.plugin_id.clone(),
-            avoid: self.failed_ports.clone(),
-        };
-        self.ports
-            .send(request)
-            .into_actor(self)
-            .map(|res, act, ctx| {
-                if act.phase == Phase::Stopping {
-                    if let Ok(Ok(port)) = res {
-                        act.ports.do_send(ReleasePort(port));
-                    }
-                    return;
-                }
-                match res {
-                    Ok(Ok(port)) => {
-                        act.port = port;
-                        act.start_vite(ctx);
-                    }
-                    Ok(Err(e)) => {
-                        act.fail(format!("cannot restart Vite on another port: {e}"), ctx)
-                    }
-                    Err(_) => act.fail(
-                        "cannot restart Vite: the port allocator is gone".into(),
-                        ctx,
-                    ),
-                }
-            })
-            .wait(ctx);
     }
 }
 
