@@ -13,45 +13,48 @@ use tonic::transport::Channel;
 use crate::devinfo::ValidDevInfo;
 use crate::devinfo::MAX_DEVINFO_BYTES;
 use crate::grpc;
-use crate::types::{DevProcessStatus, DevServerState};
+use crate::types::{DevProcessStatus, DevServerMode, DevServerState};
 use crate::untrusted_file::read_untrusted;
 
-/// What an attachment reports to the supervisor.
-#[derive(Message, Debug, Clone, PartialEq, Eq)]
+/// The attached plugin's new state: the attachment folds its checks into it and the
+/// supervisor, which ignores replaced attachments, keeps and publishes it.
+#[derive(Message, Debug, Clone, PartialEq)]
 #[rtype(result = "()")]
 pub struct ExternalChanged {
     pub plugin_id: String,
     pub generation: u64,
-    pub connected: bool,
-    /// Whether the advertised Vite port accepts connections.
-    pub vite_ready: bool,
-    pub error: Option<String>,
+    pub state: DevServerState,
 }
 
-impl ExternalChanged {
-    /// Folds this report into the attached plugin's `state`; true when it changed.
-    pub fn apply_to(&self, state: &mut DevServerState) -> bool {
-        let before = state.clone();
-        state.grpc_connected = self.connected;
-        if state.vite_port != 0 {
-            state.vite_status = if self.vite_ready {
-                DevProcessStatus::Ready
-            } else {
-                DevProcessStatus::Starting
-            };
-        }
-        state.vite_url = if state.vite_status == DevProcessStatus::Ready {
-            DevServerState::vite_url_for(state.vite_port)
+/// Folds one check of an attached plugin into its `state` (`connected`: it answered the
+/// health check; `vite_ready`: its Vite port accepts connections; `error`: why not, when
+/// something failed); true when the state changed.
+pub fn fold_check(
+    state: &mut DevServerState,
+    connected: bool,
+    vite_ready: bool,
+    error: Option<String>,
+) -> bool {
+    let before = state.clone();
+    state.grpc_connected = connected;
+    if state.vite_port != 0 {
+        state.vite_status = if vite_ready {
+            DevProcessStatus::Ready
         } else {
-            String::new()
+            DevProcessStatus::Starting
         };
-        match &self.error {
-            Some(e) => state.last_error = e.clone(),
-            None if self.connected => state.last_error.clear(),
-            None => {}
-        }
-        *state != before
     }
+    state.vite_url = if state.vite_status == DevProcessStatus::Ready {
+        DevServerState::vite_url_for(state.vite_port)
+    } else {
+        String::new()
+    };
+    match error {
+        Some(e) => state.last_error = e,
+        None if connected => state.last_error.clear(),
+        None => {}
+    }
+    *state != before
 }
 
 /// The attached plugin's process is gone.
@@ -76,9 +79,27 @@ pub struct Attachment {
     pub content: Vec<u8>,
 }
 
+impl Attachment {
+    /// The plugin's state when the attachment starts: external, its Vite starting if it
+    /// advertises one, not connected yet.
+    pub fn initial_state(&self) -> DevServerState {
+        let mut state = DevServerState::idle(&self.plugin_id);
+        state.mode = DevServerMode::External;
+        state.vite_port = self.info.vite_port;
+        state.vite_status = if self.info.vite_port == 0 {
+            DevProcessStatus::Idle
+        } else {
+            DevProcessStatus::Starting
+        };
+        state
+    }
+}
+
 /// See the module doc.
 pub struct ExternalPluginActor {
     attached: Attachment,
+    /// The plugin's state as this attachment sees it.
+    state: DevServerState,
     health_interval: Duration,
     parent: Recipient<ExternalChanged>,
     gone: Recipient<ExternalGone>,
@@ -100,6 +121,7 @@ impl ExternalPluginActor {
         gone: Recipient<ExternalGone>,
     ) -> Self {
         Self {
+            state: attached.initial_state(),
             attached,
             health_interval,
             parent,
@@ -117,13 +139,13 @@ impl ExternalPluginActor {
             return;
         }
         self.last = (connected, vite_ready);
-        self.parent.do_send(ExternalChanged {
-            plugin_id: self.attached.plugin_id.clone(),
-            generation: self.attached.generation,
-            connected,
-            vite_ready,
-            error,
-        });
+        if fold_check(&mut self.state, connected, vite_ready, error) {
+            self.parent.do_send(ExternalChanged {
+                plugin_id: self.attached.plugin_id.clone(),
+                generation: self.attached.generation,
+                state: self.state.clone(),
+            });
+        }
     }
 
     fn check(&mut self, ctx: &mut Context<Self>) {
@@ -241,44 +263,36 @@ impl Handler<Detach> for ExternalPluginActor {
 mod tests {
     use super::*;
 
-    fn report(connected: bool, vite_ready: bool, error: Option<&str>) -> ExternalChanged {
-        ExternalChanged {
-            plugin_id: "p".into(),
-            generation: 1,
-            connected,
-            vite_ready,
-            error: error.map(str::to_string),
-        }
-    }
-
     #[test]
-    fn a_report_folds_connection_vite_and_error_into_the_state() {
+    fn a_check_folds_connection_vite_and_error_into_the_state() {
         let mut state = DevServerState::idle("p");
         state.vite_port = 15200;
         state.vite_status = DevProcessStatus::Starting;
-        assert!(report(true, true, None).apply_to(&mut state));
+        assert!(fold_check(&mut state, true, true, None));
         assert!(state.grpc_connected);
         assert_eq!(state.vite_status, DevProcessStatus::Ready);
         assert_eq!(state.vite_url, DevServerState::vite_url_for(15200));
-        assert!(
-            !report(true, true, None).apply_to(&mut state),
-            "nothing changed"
-        );
+        assert!(!fold_check(&mut state, true, true, None), "nothing changed");
 
-        assert!(report(false, false, Some("no answer")).apply_to(&mut state));
+        assert!(fold_check(
+            &mut state,
+            false,
+            false,
+            Some("no answer".into())
+        ));
         assert_eq!(state.last_error, "no answer");
         assert_eq!(state.vite_url, "");
         // The error stands while disconnected, and goes once the plugin answers again.
-        report(false, false, None).apply_to(&mut state);
+        fold_check(&mut state, false, false, None);
         assert_eq!(state.last_error, "no answer");
-        report(true, false, None).apply_to(&mut state);
+        fold_check(&mut state, true, false, None);
         assert_eq!(state.last_error, "");
     }
 
     #[test]
     fn a_plugin_without_vite_keeps_vite_idle() {
         let mut state = DevServerState::idle("p");
-        report(true, true, None).apply_to(&mut state);
+        fold_check(&mut state, true, true, None);
         assert_eq!(state.vite_status, DevProcessStatus::Idle);
         assert_eq!(state.vite_url, "");
     }

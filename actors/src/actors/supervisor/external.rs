@@ -12,7 +12,7 @@ use crate::devinfo::ValidDevInfo;
 use crate::error::DevServerError;
 use crate::events::DevServerEvent;
 use crate::plugin_id::validate_plugin_id;
-use crate::types::{DevProcessStatus, DevServerMode, DevServerState};
+use crate::types::DevServerState;
 
 impl DevServerSupervisor {
     /// Attaches to the external plugin `info` (replacing an earlier attachment) and returns
@@ -32,14 +32,6 @@ impl DevServerSupervisor {
         if let Some(port) = vite_port.filter(|p| *p != 0) {
             info.vite_port = port;
         }
-        let mut state = DevServerState::idle(id);
-        state.mode = DevServerMode::External;
-        state.vite_port = info.vite_port;
-        state.vite_status = if info.vite_port == 0 {
-            DevProcessStatus::Idle
-        } else {
-            DevProcessStatus::Starting
-        };
         tracing::info!(plugin = id, pid = info.pid, addr = %info.addr, "attaching to an external plugin");
         let file = crate::devinfo::devinfo_path(&self.config.state_dir, id);
         let attached = Attachment {
@@ -49,6 +41,7 @@ impl DevServerSupervisor {
             file,
             content: content.clone(),
         };
+        let state = attached.initial_state();
         let actor = ExternalPluginActor::new(
             attached,
             self.config.external_health_interval,
@@ -117,7 +110,8 @@ impl Handler<ExternalChanged> for DevServerSupervisor {
         let Some(Entry::External(ext)) = self.plugins.get_mut(&msg.plugin_id) else {
             return;
         };
-        if ext.generation == msg.generation && msg.apply_to(&mut ext.state) {
+        if ext.generation == msg.generation && ext.state != msg.state {
+            ext.state = msg.state;
             self.bus.publish(DevServerEvent::Status(ext.state.clone()));
         }
     }
