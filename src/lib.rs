@@ -21,7 +21,7 @@ pub use ovdev_actors::package_manager::PackageManager;
 pub use ovdev_actors::restart::{RestartPolicy, RestartType};
 pub use ovdev_actors::types::{
     BuildError, BuildErrorsPayload, DevInfoFile, DevProcessStatus, DevServerMode, DevServerState,
-    LogEntry, LogLevel, LogSource,
+    LogEntry, LogLevel, LogSource, Severity,
 };
 
 /// The embedding guide's example is compiled as a doctest so it cannot rot.

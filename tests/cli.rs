@@ -112,6 +112,7 @@ async fn json_mode_streams_frontend_events_and_sigterm_stops_everything() {
     .await;
     let e0 = &err["data"]["errors"][0];
     assert_eq!(err["data"]["pluginID"], "hello-plugin");
+    assert_eq!(e0["severity"], "error", "the IDE's overlay reads it: {e0}");
     assert_eq!(
         e0["file"],
         std::fs::canonicalize(&greeting)

@@ -105,6 +105,7 @@ async fn real_go_builds_rebuild_once_per_burst_and_survive_errors() {
     assert_eq!(first.line, 5, "{payload:?}");
     assert!(first.column > 0, "{payload:?}");
     assert!(first.message.contains("syntax error"), "{payload:?}");
+    assert_eq!(first.severity, omniview_devserver::Severity::Error);
     let s = rec
         .wait_status(id, "go error", |s| s.go_status == DevProcessStatus::Error)
         .await;

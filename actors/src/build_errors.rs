@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use crate::types::BuildError;
+use crate::types::{BuildError, Severity};
 
 fn error_line_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
@@ -37,11 +37,20 @@ pub fn parse_build_errors(output: &str, build_dir: &Path) -> Vec<BuildError> {
                 .name("col")
                 .and_then(|c| c.as_str().parse().ok())
                 .unwrap_or(0);
+            let message = caps["msg"].trim().to_string();
+            let warning = message
+                .get(..8)
+                .is_some_and(|head| head.eq_ignore_ascii_case("warning:"));
             Some(BuildError {
                 file: absolutize(&caps["file"], build_dir),
                 line: line_no,
                 column,
-                message: caps["msg"].trim().to_string(),
+                message,
+                severity: if warning {
+                    Severity::Warning
+                } else {
+                    Severity::Error
+                },
             })
         })
         .collect()
@@ -131,16 +140,32 @@ mod tests {
                     file: "/src/hello/pkg/main.go".into(),
                     line: 12,
                     column: 5,
-                    message: "undefined: foo".into()
+                    message: "undefined: foo".into(),
+                    severity: Severity::Error,
                 },
                 BuildError {
                     file: "/src/hello/pkg/sub/x.go".into(),
                     line: 3,
                     column: 1,
-                    message: "syntax error: unexpected }".into()
+                    message: "syntax error: unexpected }".into(),
+                    severity: Severity::Error,
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_warning_the_tool_reports_is_a_warning() {
+        let errs = parse_build_errors(
+            "pkg/a.go:3:2: warning: unused variable x\npkg/a.go:4:1: WARNING: odd\npkg/a.go:5:1: warnings are not this\n",
+            Path::new("/p"),
+        );
+        let severities: Vec<Severity> = errs.iter().map(|e| e.severity).collect();
+        assert_eq!(
+            severities,
+            [Severity::Warning, Severity::Warning, Severity::Error]
+        );
+        assert_eq!(errs[0].message, "warning: unused variable x");
     }
 
     #[test]

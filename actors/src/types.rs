@@ -192,6 +192,17 @@ pub struct LogEntry {
     pub seq: u64,
 }
 
+/// How bad a build problem is, as the IDE's error overlay shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The build failed because of it.
+    #[default]
+    Error,
+    /// The tool said `warning:`; the build may still have succeeded.
+    Warning,
+}
+
 /// A Go compiler error with an absolute file path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildError {
@@ -199,6 +210,9 @@ pub struct BuildError {
     pub line: u32,
     pub column: u32,
     pub message: String,
+    /// `error`, or `warning` where the tool reported one (files without it read as errors).
+    #[serde(default)]
+    pub severity: Severity,
 }
 
 /// Payload of `plugin/devserver/error`.
@@ -465,7 +479,7 @@ mod tests {
 
     #[test]
     fn build_errors_payload_matches_fixture() {
-        let fixture = r#"{"pluginID":"hello","errors":[{"file":"/src/hello/pkg/main.go","line":12,"column":5,"message":"undefined: x"}]}"#;
+        let fixture = r#"{"pluginID":"hello","errors":[{"file":"/src/hello/pkg/main.go","line":12,"column":5,"message":"undefined: x","severity":"error"}]}"#;
         let payload = BuildErrorsPayload {
             plugin_id: "hello".into(),
             errors: vec![BuildError {
@@ -473,6 +487,7 @@ mod tests {
                 line: 12,
                 column: 5,
                 message: "undefined: x".into(),
+                severity: Severity::Error,
             }],
         };
         assert_eq!(serde_json::to_string(&payload).unwrap(), fixture);
