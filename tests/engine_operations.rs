@@ -715,3 +715,35 @@ async fn huge_lines_are_cut_with_a_marker_and_bad_utf8_is_replaced() {
     );
     e.finish().await;
 }
+
+/// As the IDE's dev install does: every good build puts the plugin's `plugin.yaml` into the
+/// state directory, so capability changes apply without reinstalling; a manifest without a
+/// `version` (the IDE's validator requires one) is warned about.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_good_build_copies_plugin_yaml_and_a_missing_version_is_warned() {
+    let mut e = TestEngine::start(|b| b);
+    let dir = e.plugin("manifest", false, true);
+    std::fs::write(dir.join("plugin.yaml"), "id: manifest\n").unwrap();
+    e.handle.start_dev_server("manifest").await.unwrap();
+    let s = e.rec.wait_build("manifest", "first build").await;
+    assert_eq!(s.go_status, DevProcessStatus::Ready, "{}", e.rec.log_text());
+    let copy = e.state.path().join("plugins/manifest/plugin.yaml");
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), "id: manifest\n");
+    assert!(
+        e.rec
+            .log_text()
+            .contains("plugin.yaml has no `version` (or cannot be read); Omniview's plugin validator requires one"),
+        "{}",
+        e.rec.log_text()
+    );
+
+    std::fs::write(dir.join("plugin.yaml"), "id: manifest\nversion: 1.2.3\n").unwrap();
+    e.handle.rebuild_plugin("manifest").await.unwrap();
+    e.rec.wait_build("manifest", "rebuild").await;
+    assert_eq!(
+        std::fs::read_to_string(&copy).unwrap(),
+        "id: manifest\nversion: 1.2.3\n",
+        "the next good build refreshes the copy"
+    );
+    e.finish().await;
+}

@@ -66,6 +66,28 @@ pub fn install_built(next: &Path, dst: &Path) -> io::Result<(InstallOutcome, Rep
     Ok((InstallOutcome::Installed, replaced))
 }
 
+/// Puts `contents` at `dst` through a temporary file in its directory and a rename, so that
+/// a reader sees the old file or the new one, never a part; true when `dst` changed (nothing
+/// is written when it already holds exactly `contents`).
+pub fn replace_file(dst: &Path, contents: &[u8]) -> io::Result<bool> {
+    if fs::read(dst).is_ok_and(|old| old == contents) {
+        return Ok(false);
+    }
+    let dir = dst.parent().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} has no parent", dst.display()),
+        )
+    })?;
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".replace.tmp-{}", uuid::Uuid::new_v4().simple()));
+    let result = fs::write(&tmp, contents).and_then(|()| fs::rename(&tmp, dst));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map(|()| true)
+}
+
 fn same_contents(a: &Path, b: &Path) -> io::Result<bool> {
     let (ma, mb) = match (fs::metadata(a), fs::metadata(b)) {
         (Ok(ma), Ok(mb)) => (ma, mb),
@@ -136,6 +158,29 @@ mod tests {
         assert_eq!(fs::read(&dst).unwrap(), b"v2");
         let leftovers: Vec<_> = fs::read_dir(dst.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn a_file_is_replaced_whole_and_only_when_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("plugins/p/plugin.yaml");
+        assert!(replace_file(&dst, b"id: p\nversion: 1\n").unwrap());
+        assert_eq!(fs::read(&dst).unwrap(), b"id: p\nversion: 1\n");
+        let inode = std::os::unix::fs::MetadataExt::ino(&fs::metadata(&dst).unwrap());
+        assert!(!replace_file(&dst, b"id: p\nversion: 1\n").unwrap());
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::ino(&fs::metadata(&dst).unwrap()),
+            inode,
+            "unchanged: not rewritten"
+        );
+        assert!(replace_file(&dst, b"id: p\nversion: 2\n").unwrap());
+        assert_eq!(fs::read(&dst).unwrap(), b"id: p\nversion: 2\n");
+        let leftovers: Vec<_> = fs::read_dir(dst.parent().unwrap())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty(), "no temporary file is left");
     }
 
     #[test]

@@ -173,6 +173,7 @@ impl Planner {
             dev_path: dev_path.to_path_buf(),
             go,
             installed_binary: cfg.installed_binary(id),
+            installed_manifest: crate::config::plugin_dir(&cfg.state_dir, id).join("plugin.yaml"),
             debounce: cfg.debounce,
             max_wait: cfg.debounce_max_wait,
             stop_grace: cfg.stop_grace,

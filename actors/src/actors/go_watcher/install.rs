@@ -10,7 +10,7 @@ use actix::prelude::*;
 use super::GoWatcherActor;
 use crate::actors::log_buffer::LogSink;
 use crate::actors::plugin::ReloadProcess;
-use crate::binary_swap::{install_binary, install_built, InstallOutcome};
+use crate::binary_swap::{install_binary, install_built, replace_file, InstallOutcome};
 use crate::host::PluginHost;
 use crate::types::DevProcessStatus;
 
@@ -42,13 +42,28 @@ impl GoWatcherActor {
         let reloader = self.reloader.clone();
         let id = self.settings.plugin_id.clone();
         let logs = self.build_logs.clone();
+        let manifest = (
+            self.settings.dev_path.join("plugin.yaml"),
+            self.settings.installed_manifest.clone(),
+        );
         let work = async move {
             let (next, installed) = (src.clone(), dst.clone());
-            let (outcome, replaced) =
-                tokio::task::spawn_blocking(move || install_built(&next, &installed))
-                    .await
-                    .map_err(|e| format!("installing the binary panicked: {e}"))?
-                    .map_err(|e| format!("cannot install the binary at {}: {e}", dst.display()))?;
+            let manifest_logs = logs.clone();
+            let (outcome, replaced) = tokio::task::spawn_blocking(move || {
+                let installed_binary = install_built(&next, &installed)?;
+                // Capability changes apply without reinstalling; a problem is only a warning.
+                if let Err(e) = copy_manifest(&manifest.0, &manifest.1) {
+                    manifest_logs.warn(format!(
+                        "cannot copy {} to {}: {e}",
+                        manifest.0.display(),
+                        manifest.1.display()
+                    ));
+                }
+                Ok::<_, std::io::Error>(installed_binary)
+            })
+            .await
+            .map_err(|e| format!("installing the binary panicked: {e}"))?
+            .map_err(|e| format!("cannot install the binary at {}: {e}", dst.display()))?;
             let changed = outcome == InstallOutcome::Installed;
             if changed {
                 logs.info(format!("installed {}", dst.display()));
@@ -101,6 +116,15 @@ impl GoWatcherActor {
             })
             .spawn(ctx);
     }
+}
+
+/// Copies the plugin's `plugin.yaml` (read as a file anyone may have replaced: without
+/// blocking, capped) to the state directory, atomically. Blocking: call it off the actors.
+fn copy_manifest(src: &std::path::Path, dst: &std::path::Path) -> Result<(), String> {
+    let bytes = crate::untrusted_file::read_untrusted(src, crate::yaml_limits::MAX_MANIFEST_BYTES)
+        .map_err(|e| e.to_string())?;
+    replace_file(dst, &bytes).map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// Copies the installed binary to the plugin's `build/bin/plugin` (atomically); a failure

@@ -35,6 +35,9 @@ pub struct GoWatcherSettings {
     pub go: PathBuf,
     /// `<state>/plugins/<id>/bin/plugin`.
     pub installed_binary: PathBuf,
+    /// `<state>/plugins/<id>/plugin.yaml`: the plugin's manifest as the IDE reads it,
+    /// refreshed on every good build as the IDE's dev install does.
+    pub installed_manifest: PathBuf,
     pub debounce: Duration,
     pub max_wait: Duration,
     pub stop_grace: Duration,

@@ -312,6 +312,17 @@ impl Actor for PluginActor {
             self.manager_log
                 .info("no pkg/ directory: UI-only plugin, Go watcher not started");
         }
+        let has_version = self
+            .metadata
+            .get("version")
+            .and_then(|v| v.as_str())
+            .is_some_and(|v| !v.trim().is_empty());
+        if !has_version {
+            self.manager_log.warn(format!(
+                "{}/plugin.yaml has no `version` (or cannot be read); Omniview's plugin validator requires one, for example `version: 0.1.0`",
+                state.dev_path
+            ));
+        }
         self.start_vite(ctx);
         self.start_go(ctx);
     }
