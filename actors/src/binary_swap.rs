@@ -21,13 +21,7 @@ pub fn install_binary(src: &Path, dst: &Path) -> io::Result<InstallOutcome> {
     if same_contents(src, dst)? {
         return Ok(InstallOutcome::Unchanged);
     }
-    let dir = dst.parent().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} has no parent", dst.display()),
-        )
-    })?;
-    fs::create_dir_all(dir)?;
+    let dir = created_parent(dst)?;
     let tmp = dir.join(format!(".plugin.tmp-{}", uuid::Uuid::new_v4().simple()));
     let result = (|| {
         fs::copy(src, &tmp)?;
@@ -73,6 +67,17 @@ pub fn replace_file(dst: &Path, contents: &[u8]) -> io::Result<bool> {
     if fs::read(dst).is_ok_and(|old| old == contents) {
         return Ok(false);
     }
+    let dir = created_parent(dst)?;
+    let tmp = dir.join(format!(".replace.tmp-{}", uuid::Uuid::new_v4().simple()));
+    let result = fs::write(&tmp, contents).and_then(|()| fs::rename(&tmp, dst));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map(|()| true)
+}
+
+/// The directory `dst` goes in, created if needed.
+fn created_parent(dst: &Path) -> io::Result<&Path> {
     let dir = dst.parent().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -80,12 +85,7 @@ pub fn replace_file(dst: &Path, contents: &[u8]) -> io::Result<bool> {
         )
     })?;
     fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".replace.tmp-{}", uuid::Uuid::new_v4().simple()));
-    let result = fs::write(&tmp, contents).and_then(|()| fs::rename(&tmp, dst));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map(|()| true)
+    Ok(dir)
 }
 
 fn same_contents(a: &Path, b: &Path) -> io::Result<bool> {
