@@ -747,3 +747,73 @@ async fn a_good_build_copies_plugin_yaml_and_a_missing_version_is_warned() {
     );
     e.finish().await;
 }
+
+/// With the IDE's own host, a successful `reload_plugin` is what connects the plugin; a failed
+/// one is `plugin/dev_reload_error` with the plugin's metadata and the host's words, and the
+/// plugin is not connected.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_embedders_reload_connects_the_plugin_or_fails_with_a_reload_error_event() {
+    let mut e = TestEngine::start(|b| b);
+    let dir = e.plugin("hosted", false, true);
+    e.handle.start_dev_server("hosted").await.unwrap();
+    e.rec
+        .wait_status("hosted", "connected and built", |s| {
+            s.grpc_connected && s.go_status == DevProcessStatus::Ready
+        })
+        .await;
+
+    *e.host.reload_error.lock().unwrap() = Some("the IDE could not load it".into());
+    std::fs::write(
+        dir.join("pkg/main.go"),
+        "package main\n\nfunc main() { _ = 1 }\n",
+    )
+    .unwrap();
+    let ev = e
+        .rec
+        .wait_for("a reload error", HANG, |ev| {
+            matches!(ev, DevServerEvent::ReloadError(..))
+        })
+        .await;
+    let DevServerEvent::ReloadError(meta, error) = ev else {
+        unreachable!()
+    };
+    assert_eq!(meta["id"], "hosted");
+    assert_eq!(meta["version"], "0.0.1");
+    assert_eq!(
+        error,
+        "reloading the plugin failed: the IDE could not load it"
+    );
+    let s = e
+        .rec
+        .wait_status("hosted", "disconnected", |s| !s.grpc_connected)
+        .await;
+    assert!(s.last_error.contains("the IDE could not load it"), "{s:?}");
+    e.finish().await;
+}
+
+/// The built-in host: a good build whose binary cannot be launched is a reload error too.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relaunch_that_fails_after_a_good_build_is_a_reload_error_event() {
+    // The fake `go` "builds" the sources themselves: not something a plugin host can run.
+    let mut e = TestEngine::start(|b| {
+        b.launch_plugins(true)
+            .plugin_start_timeout(Duration::from_secs(5))
+            .plugin_restart_policy(omniview_devserver::RestartPolicy::new(
+                omniview_devserver::RestartType::Temporary,
+            ))
+    });
+    e.plugin("unrunnable", false, true);
+    e.handle.start_dev_server("unrunnable").await.unwrap();
+    let ev = e
+        .rec
+        .wait_for("a reload error", HANG, |ev| {
+            matches!(ev, DevServerEvent::ReloadError(..))
+        })
+        .await;
+    let DevServerEvent::ReloadError(meta, error) = ev else {
+        unreachable!()
+    };
+    assert_eq!(meta["id"], "unrunnable");
+    assert!(!error.is_empty());
+    e.finish().await;
+}

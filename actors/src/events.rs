@@ -19,7 +19,8 @@ use serde_json::Value;
 
 use crate::types::{
     BuildErrorsPayload, DevServerState, LogEntry, EVENT_DEV_RELOAD_COMPLETE,
-    EVENT_DEV_RELOAD_START, EVENT_DEV_SERVER_ERROR, EVENT_DEV_SERVER_LOG, EVENT_DEV_SERVER_STATUS,
+    EVENT_DEV_RELOAD_ERROR, EVENT_DEV_RELOAD_START, EVENT_DEV_SERVER_ERROR, EVENT_DEV_SERVER_LOG,
+    EVENT_DEV_SERVER_STATUS,
 };
 
 /// A batch of one plugin's log entries, oldest first; cloning it shares the entries.
@@ -75,6 +76,9 @@ pub enum DevServerEvent {
     ReloadStart(Value),
     /// `plugin/dev_reload_complete`: the relaunched plugin serves; plugin metadata.
     ReloadComplete(Value),
+    /// `plugin/dev_reload_error`: a reload after a good build failed (the relaunch, or the
+    /// host's `reload_plugin`); the payload is `[metadata, "error text"]`.
+    ReloadError(Value, String),
 }
 
 impl DevServerEvent {
@@ -86,6 +90,7 @@ impl DevServerEvent {
             Self::BuildErrors(_) => EVENT_DEV_SERVER_ERROR,
             Self::ReloadStart(_) => EVENT_DEV_RELOAD_START,
             Self::ReloadComplete(_) => EVENT_DEV_RELOAD_COMPLETE,
+            Self::ReloadError(..) => EVENT_DEV_RELOAD_ERROR,
         }
     }
 
@@ -100,6 +105,7 @@ impl DevServerEvent {
             Self::Log(entries) => to_value(&entries[..]),
             Self::BuildErrors(p) => to_value(p),
             Self::ReloadStart(meta) | Self::ReloadComplete(meta) => meta.clone(),
+            Self::ReloadError(meta, error) => serde_json::json!([meta, error]),
         }
     }
 
@@ -132,6 +138,7 @@ impl DevServerEvent {
             }
             Self::BuildErrors(p) => write(out, name, p),
             Self::ReloadStart(meta) | Self::ReloadComplete(meta) => write(out, name, meta),
+            Self::ReloadError(meta, error) => write(out, name, &(meta, error)),
         }
         out.push(b'\n');
     }
@@ -142,7 +149,9 @@ impl DevServerEvent {
             Self::Status(s) => Some(&s.plugin_id),
             Self::Log(entries) => entries.first().map(|e| &*e.plugin_id),
             Self::BuildErrors(p) => Some(&p.plugin_id),
-            Self::ReloadStart(meta) | Self::ReloadComplete(meta) => meta.get("id")?.as_str(),
+            Self::ReloadStart(meta) | Self::ReloadComplete(meta) | Self::ReloadError(meta, _) => {
+                meta.get("id")?.as_str()
+            }
         }
     }
 }
@@ -451,6 +460,7 @@ mod tests {
             DevServerEvent::Status(DevServerState::idle("p")),
             DevServerEvent::Log(vec![entry.clone(), entry].into()),
             DevServerEvent::ReloadStart(serde_json::json!({"id": "p"})),
+            DevServerEvent::ReloadError(serde_json::json!({"id": "p"}), "exit 1".into()),
         ] {
             let mut out = Vec::new();
             ev.write_envelope(&mut out);
@@ -458,6 +468,21 @@ mod tests {
             let parsed: Value = serde_json::from_slice(&out).unwrap();
             assert_eq!(parsed, ev.to_envelope());
         }
+    }
+
+    #[test]
+    fn a_reload_error_carries_the_metadata_and_the_text() {
+        let ev = DevServerEvent::ReloadError(
+            serde_json::json!({"id": "p", "version": "1.0.0"}),
+            "the plugin exited".into(),
+        );
+        let env = ev.to_envelope();
+        assert_eq!(env["name"], "plugin/dev_reload_error");
+        assert_eq!(
+            env["data"],
+            serde_json::json!([{"id": "p", "version": "1.0.0"}, "the plugin exited"])
+        );
+        assert_eq!(ev.plugin_id(), Some("p"));
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub const EVENT_DEV_SERVER_ERROR: &str = "plugin/devserver/error";
 pub const EVENT_DEV_RELOAD_START: &str = "plugin/dev_reload_start";
 /// Event a plugin host publishes (plugin metadata) after it reloaded a plugin.
 pub const EVENT_DEV_RELOAD_COMPLETE: &str = "plugin/dev_reload_complete";
+/// Event a plugin host publishes (`[metadata, "error text"]`) when a reload failed.
+pub const EVENT_DEV_RELOAD_ERROR: &str = "plugin/dev_reload_error";
 
 /// How the dev server of a plugin is managed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -163,6 +163,11 @@ impl Printer {
                 };
                 vec![format!("{} {what}", self.paint(BOLD, &format!("● {id}")))]
             }
+            DevServerEvent::ReloadError(meta, error) => {
+                let id = meta.get("id").and_then(|v| v.as_str()).unwrap_or("plugin");
+                let prefix = self.paint(RED, &format!("● {id}"));
+                vec![format!("{prefix} reload failed: {error}")]
+            }
             DevServerEvent::BuildErrors(p) => p
                 .errors
                 .iter()

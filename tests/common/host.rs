@@ -12,6 +12,8 @@ use omniview_devserver::{HostError, PluginHost, PluginInfo};
 pub struct RecordingHost {
     pub plugins: Mutex<HashMap<String, PluginInfo>>,
     pub reloads: Mutex<Vec<String>>,
+    /// While set, every reload fails with this text.
+    pub reload_error: Mutex<Option<String>>,
 }
 
 impl RecordingHost {
@@ -46,6 +48,10 @@ impl PluginHost for RecordingHost {
 
     fn reload_plugin(&self, id: &str) -> BoxFuture<'_, Result<(), HostError>> {
         self.reloads.lock().unwrap().push(id.to_string());
-        Box::pin(async { Ok(()) })
+        let result = match self.reload_error.lock().unwrap().clone() {
+            Some(e) => Err(HostError(e)),
+            None => Ok(()),
+        };
+        Box::pin(async move { result })
     }
 }

@@ -26,6 +26,9 @@ pub enum ChildEvent {
     /// A build failed with these compiler errors (published as `plugin/devserver/error`,
     /// before the status that follows).
     BuildErrors(Vec<BuildError>),
+    /// The plugin was reloaded after a good build (Go watcher): by the IDE's host or the
+    /// built-in one; the error when the reload failed.
+    Reloaded(Result<(), String>),
     /// The child's run ended without a stop request; its process group is gone.
     /// `vite_port`: the port a Vite run ended on.
     Ended {

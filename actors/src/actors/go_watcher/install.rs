@@ -8,6 +8,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::GoWatcherActor;
+use crate::actors::child_guard::ChildEvent;
 use crate::actors::log_buffer::LogSink;
 use crate::actors::plugin::ReloadProcess;
 use crate::binary_swap::{install_binary, install_built, replace_file, InstallOutcome};
@@ -74,24 +75,27 @@ impl GoWatcherActor {
                     "the new binary is identical to the installed one; the running plugin stays",
                 );
             }
+            // `None`: nothing to reload (the IDE's host keeps the identical binary it runs).
             let reload = async {
                 match reloader {
-                    Reloader::BuiltIn(plugin) => plugin
-                        .send(ReloadProcess {
-                            binary_changed: changed,
-                        })
-                        .await
-                        .map_err(|_| "the plugin actor is gone".to_string())?,
-                    Reloader::Host(_) if !changed => Ok(()),
-                    Reloader::Host(host) => {
+                    Reloader::BuiltIn(plugin) => Some(
+                        plugin
+                            .send(ReloadProcess {
+                                binary_changed: changed,
+                            })
+                            .await
+                            .unwrap_or_else(|_| Err("the plugin actor is gone".to_string())),
+                    ),
+                    Reloader::Host(_) if !changed => None,
+                    Reloader::Host(host) => Some(
                         match tokio::time::timeout(RELOAD_TIMEOUT, host.reload_plugin(&id)).await {
                             Ok(Ok(())) => Ok(()),
                             Ok(Err(e)) => Err(format!("reloading the plugin failed: {e}")),
                             Err(_) => Err(format!(
                                 "reloading the plugin did not finish within {RELOAD_TIMEOUT:?}"
                             )),
-                        }
-                    }
+                        },
+                    ),
                 }
             };
             let reloaded = reload.await;
@@ -101,19 +105,24 @@ impl GoWatcherActor {
             // is refreshed once the new plugin serves: its copy would compete with the
             // relaunch for these cores and the disk.
             refresh_build_copy(dst.clone(), build_copy, logs.clone()).await;
-            reloaded
+            Ok(reloaded)
         };
         work.into_actor(self)
-            .map(move |res: Result<(), String>, act, ctx| {
-                let outcome = match res {
-                    Ok(()) => (DevProcessStatus::Ready, None),
-                    Err(msg) => {
-                        act.build_logs.error(msg.clone());
-                        (DevProcessStatus::Error, Some(msg))
+            .map(
+                move |res: Result<Option<Result<(), String>>, String>, act, ctx| {
+                    if let Ok(Some(reloaded)) = &res {
+                        act.parent.report(ChildEvent::Reloaded(reloaded.clone()));
                     }
-                };
-                act.finish_build(outcome, duration, Vec::new(), ctx);
-            })
+                    let outcome = match res.and_then(|reloaded| reloaded.unwrap_or(Ok(()))) {
+                        Ok(()) => (DevProcessStatus::Ready, None),
+                        Err(msg) => {
+                            act.build_logs.error(msg.clone());
+                            (DevProcessStatus::Error, Some(msg))
+                        }
+                    };
+                    act.finish_build(outcome, duration, Vec::new(), ctx);
+                },
+            )
             .spawn(ctx);
     }
 }

@@ -146,6 +146,23 @@ impl Handler<ChildReport> for PluginActor {
                 }
                 self.child_ended(kind, exit, reason, ctx);
             }
+            ChildEvent::Reloaded(result) => {
+                if self.stopping {
+                    return;
+                }
+                // With the IDE's host, its successful reload is what connects the plugin (as
+                // Omniview's own manager has it); the built-in host's process says so itself.
+                if self.process_settings.is_none() {
+                    let (status, error) = match &result {
+                        Ok(()) => (DevProcessStatus::Ready, None),
+                        Err(e) => (DevProcessStatus::Error, Some(e.clone())),
+                    };
+                    self.set_status(ChildKind::PluginProcess, status, error);
+                }
+                if let Err(error) = result {
+                    self.publish(DevServerEvent::ReloadError(self.metadata.clone(), error));
+                }
+            }
             ChildEvent::Gone { .. } => {}
         }
     }
