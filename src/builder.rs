@@ -24,6 +24,8 @@ pub const STATE_DIR_ENV: &str = "OMNIVIEW_STATE_DIR";
 pub enum BuilderError {
     #[error("no state directory: set {STATE_DIR_ENV} or give one (builder option `state_dir`)")]
     NoStateDir,
+    #[error("the state directory `{path}` (from {from}) is relative; give an absolute path (or one starting with `~/`): the IDE reads the same directory from wherever it runs")]
+    RelativeStateDir { path: PathBuf, from: &'static str },
     #[error("{what} `{path}` does not exist or is not executable; fix the path or leave it unset to use PATH")]
     BadToolPath { what: &'static str, path: PathBuf },
     #[error("{what} `{path}` is not an executable file (a directory, or a file without execute permission); make it executable or point at the tool itself")]
@@ -275,17 +277,38 @@ impl DevServerBuilder {
 }
 
 /// The state root: `given`, else `$OMNIVIEW_STATE_DIR`, else `~/.omniview`. The one place
-/// where it is resolved.
+/// where it is resolved: a leading `~` is the home directory, and a relative path is an error
+/// (the IDE and every ovdev must agree on it, wherever they were started).
 pub fn resolve_state_dir(given: Option<PathBuf>) -> Result<PathBuf, BuilderError> {
-    match given {
-        Some(d) => Ok(d),
+    let (path, from) = match given {
+        Some(d) => (d, "the state_dir option"),
         None => match std::env::var_os(STATE_DIR_ENV).filter(|v| !v.is_empty()) {
-            Some(d) => Ok(PathBuf::from(d)),
-            None => dirs::home_dir()
-                .map(|h| h.join(".omniview"))
-                .ok_or(BuilderError::NoStateDir),
+            Some(d) => (PathBuf::from(d), STATE_DIR_ENV),
+            None => {
+                return dirs::home_dir()
+                    .map(|h| h.join(".omniview"))
+                    .ok_or(BuilderError::NoStateDir)
+            }
         },
+    };
+    let path = expand_home(path, dirs::home_dir())?;
+    if !path.is_absolute() {
+        return Err(BuilderError::RelativeStateDir { path, from });
     }
+    Ok(path)
+}
+
+/// `~` and `~/rest` with `home` put in; other paths as they are.
+fn expand_home(path: PathBuf, home: Option<PathBuf>) -> Result<PathBuf, BuilderError> {
+    let Ok(rest) = path.strip_prefix("~") else {
+        return Ok(path);
+    };
+    let home = home.ok_or(BuilderError::NoStateDir)?;
+    Ok(if rest.as_os_str().is_empty() {
+        home
+    } else {
+        home.join(rest)
+    })
 }
 
 fn tool(
@@ -311,4 +334,44 @@ fn check_tool(path: PathBuf, what: &'static str) -> Result<PathBuf, BuilderError
         None
     };
     resolved.ok_or(BuilderError::BadToolPath { what, path })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_leading_tilde_is_the_home_directory() {
+        let home = Some(PathBuf::from("/home/dev"));
+        let expand = |p: &str| expand_home(PathBuf::from(p), home.clone()).unwrap();
+        assert_eq!(expand("~/x/y"), PathBuf::from("/home/dev/x/y"));
+        assert_eq!(expand("~"), PathBuf::from("/home/dev"));
+        assert_eq!(expand("/abs/~/x"), PathBuf::from("/abs/~/x"));
+        assert_eq!(expand("~other/x"), PathBuf::from("~other/x"));
+        assert!(matches!(
+            expand_home(PathBuf::from("~/x"), None),
+            Err(BuilderError::NoStateDir)
+        ));
+    }
+
+    #[test]
+    fn a_relative_state_directory_is_refused_with_the_reason() {
+        let err = resolve_state_dir(Some("state".into())).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("`state`"), "{text}");
+        assert!(
+            text.contains("is relative; give an absolute path"),
+            "{text}"
+        );
+        assert!(text.contains("the state_dir option"), "{text}");
+        assert!(resolve_state_dir(Some("~other/x".into())).is_err());
+        let abs = resolve_state_dir(Some("/tmp/ovdev-state".into())).unwrap();
+        assert_eq!(abs, PathBuf::from("/tmp/ovdev-state"));
+        if let Some(home) = dirs::home_dir() {
+            assert_eq!(
+                resolve_state_dir(Some("~/s".into())).unwrap(),
+                home.join("s")
+            );
+        }
+    }
 }

@@ -255,6 +255,37 @@ async fn a_plugin_that_cannot_start_is_reported_and_exits_1() {
     assert!(err.contains("--package-manager-path"), "{err}");
 }
 
+/// A relative state directory (flag or `OMNIVIEW_STATE_DIR`) is refused with the reason and
+/// the flag, instead of creating `./~/x` or a directory the IDE never reads (`~` expansion:
+/// unit tests in `builder.rs`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relative_state_directory_is_refused_with_the_flag_to_fix_it() {
+    let (_tmp, dir) = example_copy(false);
+    let cwd = tempfile::tempdir().unwrap();
+    for (flag, env) in [(Some("relative-state"), None), (None, Some("rel/state"))] {
+        let mut cmd = ovdev();
+        cmd.current_dir(cwd.path()).args(["dev", "--no-external"]);
+        if let Some(f) = flag {
+            cmd.args(["--state-dir", f]);
+        }
+        if let Some(e) = env {
+            cmd.env("OMNIVIEW_STATE_DIR", e);
+        }
+        let out = tokio::time::timeout(HANG, cmd.arg(&dir).output())
+            .await
+            .unwrap()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{err}");
+        assert!(err.contains("is relative; give an absolute path"), "{err}");
+        assert!(err.contains("--state-dir"), "{err}");
+        assert!(
+            std::fs::read_dir(cwd.path()).unwrap().next().is_none(),
+            "nothing was created in the working directory"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_of_ovdev_leaves_no_vite_no_build_and_no_plugin_behind() {
     let (_tmp, dir) = example_copy(true);

@@ -35,7 +35,7 @@ pub fn start_error(e: &DevServerError) -> String {
 /// A builder error as the terminal shows it.
 pub fn builder_error(e: &BuilderError) -> String {
     let flag = match e {
-        BuilderError::NoStateDir => flag_for("state_dir"),
+        BuilderError::NoStateDir | BuilderError::RelativeStateDir { .. } => flag_for("state_dir"),
         _ => None,
     };
     with_flag(e, flag)
