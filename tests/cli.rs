@@ -500,3 +500,77 @@ async fn a_stalled_reader_gets_an_events_missed_line_in_the_ndjson_stream() {
     let status = wait_exit(&mut child).await;
     assert!(status.success(), "{status}");
 }
+
+/// As the real CLI's `-dir .`: with no directory, the current one is the plugin when it
+/// holds a plugin.yaml; elsewhere ovdev only attaches, and says so in one line.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_directory_means_the_current_one_or_attach_only() {
+    let root = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (dir, pm) = ui_plugin_with_pm(
+        root.path(),
+        "here",
+        "printf '  ➜  Local:   http://127.0.0.1:%s/\\n' \"$4\"; exec sleep 300\n",
+    );
+    let mut cmd = ovdev();
+    cmd.current_dir(&dir)
+        .args([
+            "dev",
+            "--json",
+            "--no-external",
+            "--no-launch",
+            "--state-dir",
+        ])
+        .arg(state.path())
+        .arg("--package-manager-path")
+        .arg(&pm);
+    let (mut child, mut lines) = spawn_piped(&mut cmd);
+    let mut seen = vec![];
+    read_until(
+        &mut lines,
+        &mut seen,
+        "the current directory's plugin",
+        |v| is_status(v, |d| d["pluginID"] == "here"),
+    )
+    .await;
+    signal(&child, Signal::SIGTERM);
+    assert_eq!(wait_exit(&mut child).await.code(), Some(0));
+
+    let empty = tempfile::tempdir().unwrap();
+    let mut cmd = ovdev();
+    cmd.current_dir(empty.path())
+        .args(["dev", "--state-dir"])
+        .arg(state.path())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut err =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stderr.take().unwrap()));
+    let line = tokio::time::timeout(HANG, err.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(
+        line.contains("no plugin directory given and no plugin.yaml here: attaching only"),
+        "{line}"
+    );
+    signal(&child, Signal::SIGTERM);
+    assert_eq!(wait_exit(&mut child).await.code(), Some(0));
+
+    let out = tokio::time::timeout(
+        HANG,
+        ovdev()
+            .current_dir(empty.path())
+            .args(["dev", "--no-external"])
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("no plugin.yaml in the current directory"),
+        "{text}"
+    );
+}

@@ -42,8 +42,9 @@ pub struct ServeExternalArgs {
 
 #[derive(Debug, Args)]
 pub struct DevArgs {
-    /// Plugin source directories (each with plugin.yaml, pkg/ and/or ui/). None: only attach
-    /// to plugins run outside ovdev (external mode).
+    /// Plugin source directories (each with plugin.yaml, pkg/ and/or ui/). None: the current
+    /// directory when it holds a plugin.yaml, else only attach to plugins run outside ovdev
+    /// (external mode).
     #[arg(value_name = "PLUGIN_DIR")]
     pub plugin_dirs: Vec<PathBuf>,
 

@@ -42,9 +42,17 @@ fn usage_error(msg: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(USAGE_ERROR))
 }
 
-fn run_dev(args: DevArgs) -> anyhow::Result<ExitCode> {
-    if args.plugin_dirs.is_empty() && args.no_external {
-        return usage_error("give at least one PLUGIN_DIR, or leave out `--no-external` to attach to plugins run outside ovdev");
+fn run_dev(mut args: DevArgs) -> anyhow::Result<ExitCode> {
+    // As the real CLI's `-dir .`: no directory means this one, when it holds a plugin.
+    let mut attach_only = false;
+    if args.plugin_dirs.is_empty() {
+        if std::path::Path::new("plugin.yaml").is_file() {
+            args.plugin_dirs.push(".".into());
+        } else if args.no_external {
+            return usage_error("no PLUGIN_DIR given and no plugin.yaml in the current directory; give a plugin directory, or leave out `--no-external` to attach to plugins run outside ovdev");
+        } else {
+            attach_only = true;
+        }
     }
     if args.id.is_some() && args.plugin_dirs.len() > 1 {
         return usage_error("`--id` can only be used with a single plugin directory");
@@ -126,6 +134,9 @@ fn run_dev(args: DevArgs) -> anyhow::Result<ExitCode> {
         let handle = builder
             .start()
             .map_err(|e| anyhow::anyhow!(hints::builder_error(&e)))?;
+        if attach_only {
+            eprintln!("ovdev: no plugin directory given and no plugin.yaml here: attaching only to plugins run outside ovdev (their .devinfo files)");
+        }
         let code = dev_loop(&handle, &plugins, printer).await;
         Ok(code)
     })
