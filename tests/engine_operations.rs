@@ -817,3 +817,35 @@ async fn a_relaunch_that_fails_after_a_good_build_is_a_reload_error_event() {
     assert!(!error.is_empty());
     e.finish().await;
 }
+
+/// A launched plugin gets its Vite port in `OMNIVIEW_VITE_PORT`, as the real CLI gives it,
+/// but not `OMNIVIEW_DEV` (the SDK would write a second `.devinfo` of its own).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_launched_plugin_is_told_its_vite_port() {
+    let mut e = TestEngine::start(|b| {
+        b.port_probe(always_free())
+            .launch_plugins(true)
+            .plugin_start_timeout(Duration::from_secs(1))
+            .plugin_restart_policy(omniview_devserver::RestartPolicy::new(
+                omniview_devserver::RestartType::Temporary,
+            ))
+    });
+    let dir = e.plugin("told", true, true);
+    // The fake `go` "builds" the sources as they are: here, a script that shows its env.
+    std::fs::write(
+        dir.join("pkg/main.go"),
+        "#!/bin/sh\necho \"port=[$OMNIVIEW_VITE_PORT] dev=[$OMNIVIEW_DEV]\" >&2\nexec sleep 300\n",
+    )
+    .unwrap();
+    let first = e.handle.start_dev_server("told").await.unwrap();
+    let port = first.vite_port;
+    assert_ne!(port, 0);
+    e.rec
+        .wait_for("the plugin's env line", HANG, |ev| {
+            matches!(ev, DevServerEvent::Log(l) if l.iter().any(|e| e.message.starts_with("port=[")))
+        })
+        .await;
+    let text = e.rec.log_text();
+    assert!(text.contains(&format!("port=[{port}] dev=[]")), "{text}");
+    e.finish().await;
+}

@@ -191,7 +191,6 @@ impl Planner {
                 .and_then(|v| v.as_str())
                 .unwrap_or_default()
                 .to_string(),
-            vite_port: 0,
         });
         PluginProcessSettings {
             plugin_id: id.to_string(),
@@ -201,6 +200,7 @@ impl Planner {
             health_interval: cfg.health_interval,
             health_failures: cfg.health_failures,
             devinfo,
+            vite_port: 0,
             registry: self.registry.clone(),
         }
     }

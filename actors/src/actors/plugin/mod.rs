@@ -255,9 +255,7 @@ impl PluginActor {
         let Some(mut settings) = self.process_settings.clone() else {
             return;
         };
-        if let Some(d) = settings.devinfo.as_mut() {
-            d.vite_port = self.status.state().vite_port;
-        }
+        settings.vite_port = self.status.state().vite_port;
         let generation = self.generation();
         let actor = PluginProcessActor::new(
             settings,

@@ -90,7 +90,7 @@ impl PluginProcessActor {
                 self.pid,
                 &self.settings.plugin_id,
                 d.version.clone(),
-                d.vite_port,
+                self.settings.vite_port,
                 Utc::now(),
             );
             if let Err(e) = write_devinfo(&d.path, &info) {

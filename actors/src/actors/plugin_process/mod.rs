@@ -52,6 +52,9 @@ pub struct PluginProcessSettings {
     pub health_failures: u32,
     /// Write `<state>/plugins/<id>/.devinfo` while the plugin runs (standalone CLI).
     pub devinfo: Option<DevinfoSettings>,
+    /// The plugin's Vite port, 0 without one: in `.devinfo` and, as the real CLI does, in
+    /// `OMNIVIEW_VITE_PORT` for the plugin.
+    pub vite_port: u16,
     pub registry: Arc<ProcessRegistry>,
 }
 
@@ -60,7 +63,6 @@ pub struct PluginProcessSettings {
 pub struct DevinfoSettings {
     pub path: PathBuf,
     pub version: String,
-    pub vite_port: u16,
 }
 
 /// Where the run is; its process is `PluginProcessActor::child`.
@@ -167,6 +169,12 @@ impl Actor for PluginProcessActor {
         let mut spec = ProcessSpec::new(&s.binary, vec![], &s.dir);
         for (key, value) in plugin_env(&s.plugin_id) {
             spec.env.insert(key.into(), value);
+        }
+        // Not `OMNIVIEW_DEV`: with it the SDK writes a `.devinfo` of its own (in its idea of
+        // the state directory) beside the one ovdev writes and removes; see docs/omniview.md.
+        if s.vite_port != 0 {
+            spec.env
+                .insert("OMNIVIEW_VITE_PORT".into(), s.vite_port.to_string());
         }
         spec.env.insert("PLUGIN_MIN_PORT".into(), "10000".into());
         spec.env.insert("PLUGIN_MAX_PORT".into(), "25000".into());
