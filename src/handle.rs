@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use actix::Addr;
 use ovdev_actors::actors::supervisor::{
-    AttachExternal, DetachExternal, GetDevServerLogs, GetDevServerState, IsManaged,
-    ListDevServerStates, RebuildPlugin, Shutdown, StartDevServer, StopDevServer,
+    AttachExternal, DetachExternal, GetDevServerLogs, GetDevServerState, GetExternalPluginInfo,
+    IsManaged, ListDevServerStates, RebuildPlugin, Shutdown, StartDevServer, StopDevServer,
 };
 use ovdev_actors::actors::DevServerSupervisor;
 use ovdev_actors::error::DevServerError;
 use ovdev_actors::events::{EventBus, EventStream};
-use ovdev_actors::types::{DevServerState, LogEntry};
+use ovdev_actors::types::{DevInfoFile, DevServerState, LogEntry};
 
 /// Clone + Send + Sync handle with the DevServerManager operations as async methods.
 #[derive(Clone)]
@@ -167,6 +167,18 @@ impl DevServerHandle {
             plugin_id: plugin_id.to_string(),
         };
         self.inner.addr.send(msg).await?
+    }
+
+    /// The `.devinfo` of the external plugin attached as `plugin_id` (as read when attached),
+    /// or `None` when none is attached: Omniview's `GetExternalPluginInfo`.
+    pub async fn get_external_plugin_info(
+        &self,
+        plugin_id: &str,
+    ) -> Result<Option<DevInfoFile>, DevServerError> {
+        let msg = GetExternalPluginInfo {
+            plugin_id: plugin_id.to_string(),
+        };
+        Ok(self.inner.addr.send(msg).await?)
     }
 
     /// Stops every dev server and returns once every child process group is gone; then stops

@@ -103,6 +103,19 @@ async fn attaches_notices_death_reattaches_and_never_harms_the_plugin() {
         h.list_dev_server_states().await.unwrap()[0].mode,
         DevServerMode::External
     );
+    // Omniview's GetExternalPluginInfo: the attached plugin's .devinfo.
+    let info = h
+        .get_external_plugin_info(ID)
+        .await
+        .unwrap()
+        .expect("attached");
+    assert_eq!((info.pid, info.vite_port), (plugin.pid, vite_port));
+    assert_eq!(info.plugin_id, ID);
+    assert!(h
+        .get_external_plugin_info("nobody")
+        .await
+        .unwrap()
+        .is_none());
 
     // Managed and external never coexist.
     let err = h.start_dev_server_for_path(ID, &dir).await.unwrap_err();
@@ -135,6 +148,7 @@ async fn attaches_notices_death_reattaches_and_never_harms_the_plugin() {
     rec.wait_status(ID, "detached", |s| s.mode == DevServerMode::Idle)
         .await;
     assert!(!h.is_managed(ID).await.unwrap());
+    assert!(h.get_external_plugin_info(ID).await.unwrap().is_none());
     assert!(alive(plugin.pid));
     assert_eq!(
         ping(state.path(), ID).await.unwrap(),

@@ -12,7 +12,7 @@ use crate::devinfo::ValidDevInfo;
 use crate::error::DevServerError;
 use crate::events::DevServerEvent;
 use crate::plugin_id::validate_plugin_id;
-use crate::types::DevServerState;
+use crate::types::{DevInfoFile, DevServerState};
 
 impl DevServerSupervisor {
     /// Attaches to the external plugin `info` (replacing an earlier attachment) and returns
@@ -182,5 +182,22 @@ impl Handler<DetachExternal> for DevServerSupervisor {
             }
             None => Err(DevServerError::NotAttached(msg.plugin_id)),
         }
+    }
+}
+
+/// The `.devinfo` of an attached external plugin, as read when it was attached (`None` when
+/// the plugin is not attached): Omniview's `GetExternalPluginInfo`.
+#[derive(Message, Debug)]
+#[rtype(result = "Option<DevInfoFile>")]
+pub struct GetExternalPluginInfo {
+    pub plugin_id: String,
+}
+
+impl Handler<GetExternalPluginInfo> for DevServerSupervisor {
+    type Result = Option<DevInfoFile>;
+
+    fn handle(&mut self, msg: GetExternalPluginInfo, _: &mut Self::Context) -> Self::Result {
+        // The bytes were validated when attached; they parse the same way again.
+        serde_json::from_slice(&self.external(&msg.plugin_id)?.content).ok()
     }
 }

@@ -5,7 +5,7 @@
 mod external;
 mod queries;
 
-pub use external::{AttachExternal, DetachExternal};
+pub use external::{AttachExternal, DetachExternal, GetExternalPluginInfo};
 pub use queries::{
     GetDevServerLogs, GetDevServerState, IsManaged, ListDevServerStates, RebuildPlugin,
 };
