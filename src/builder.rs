@@ -148,6 +148,15 @@ impl DevServerBuilder {
         self.tweak(move |c| c.port_range = (start, end))
     }
 
+    /// The Vite port plugin `plugin_id` should get (in the range or not); when it is taken the
+    /// plugin gets one of the range, and its log says so.
+    pub fn preferred_vite_port(self, plugin_id: impl Into<String>, port: u16) -> Self {
+        let id = plugin_id.into();
+        self.tweak(move |c| {
+            c.preferred_vite_ports.insert(id, port);
+        })
+    }
+
     /// Replaces the port-free check (tests use it to simulate a port lost to a race).
     pub fn port_probe(self, probe: PortProbe) -> Self {
         self.tweak(move |c| c.port_probe = probe)

@@ -574,3 +574,43 @@ async fn no_directory_means_the_current_one_or_attach_only() {
         "{text}"
     );
 }
+
+/// `--vite-port N`: the plugin's Vite gets N when it is free; with several directories the
+/// flag is refused (it names one plugin's port).
+#[tokio::test(flavor = "multi_thread")]
+async fn vite_port_sets_the_preferred_port_of_the_one_plugin() {
+    let root = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (dir, pm) = ui_plugin_with_pm(
+        root.path(),
+        "ported",
+        "printf '  ➜  Local:   http://127.0.0.1:%s/\\n' \"$4\"; exec sleep 300\n",
+    );
+    let port = next_port_range(1).0;
+    let mut cmd = json_with_pm(&dir, &pm, state.path());
+    cmd.args(["--vite-port", &port.to_string()]);
+    let (mut child, mut lines) = spawn_piped(&mut cmd);
+    let mut seen = vec![];
+    let first = read_until(&mut lines, &mut seen, "the first state", |v| {
+        is_status(v, |d| d["pluginID"] == "ported")
+    })
+    .await;
+    assert_eq!(first["data"]["vitePort"], port);
+    signal(&child, Signal::SIGTERM);
+    assert_eq!(wait_exit(&mut child).await.code(), Some(0));
+
+    let out = tokio::time::timeout(
+        HANG,
+        ovdev()
+            .args(["dev", "--no-external", "--vite-port", "3000"])
+            .arg(&dir)
+            .arg(root.path())
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("`--vite-port` can only be used with a single plugin directory"));
+}

@@ -849,3 +849,32 @@ async fn a_launched_plugin_is_told_its_vite_port() {
     assert!(text.contains(&format!("port=[{port}] dev=[]")), "{text}");
     e.finish().await;
 }
+
+/// `--vite-port`: the preferred port when it is free; when it is taken, one of the range, and
+/// the plugin's log says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_preferred_vite_port_is_used_or_the_fallback_is_said() {
+    let wanted = next_port_range(2);
+    let mut e = TestEngine::start(|b| {
+        b.preferred_vite_port("free-port", wanted.0)
+            .preferred_vite_port("busy-port", wanted.1)
+            .port_probe(Arc::new(move |p| p != wanted.1))
+    });
+    e.plugin("free-port", true, false);
+    e.plugin("busy-port", true, false);
+    let free = e.handle.start_dev_server("free-port").await.unwrap();
+    assert_eq!(free.vite_port, wanted.0);
+    let busy = e.handle.start_dev_server("busy-port").await.unwrap();
+    assert_eq!(busy.vite_port, e.ports.0, "the range's first port");
+    e.rec
+        .wait_status("busy-port", "vite ready", |s| {
+            s.vite_status == DevProcessStatus::Ready
+        })
+        .await;
+    let expected = format!(
+        "Vite port {} is taken (or in use by another plugin); Vite uses port {}",
+        wanted.1, e.ports.0
+    );
+    assert!(e.rec.log_text().contains(&expected), "{}", e.rec.log_text());
+    e.finish().await;
+}

@@ -53,6 +53,9 @@ pub struct EngineConfig {
     pub log_batch_max: usize,
     /// Inclusive range of Vite ports.
     pub port_range: (u16, u16),
+    /// Ports asked for by plugin id (in the range or not); a plugin whose port is taken gets
+    /// one of the range, and its log says so.
+    pub preferred_vite_ports: std::collections::HashMap<String, u16>,
     /// How many events a subscriber may lag behind.
     pub event_capacity: usize,
     /// Port-free check used by the allocator.
@@ -112,6 +115,7 @@ impl EngineConfig {
             log_flush_interval: Duration::from_millis(100),
             log_batch_max: 1000,
             port_range: (crate::ports::PORT_RANGE_START, crate::ports::PORT_RANGE_END),
+            preferred_vite_ports: std::collections::HashMap::new(),
             event_capacity: crate::events::DEFAULT_EVENT_CAPACITY,
             port_probe: Arc::new(crate::ports::probe_port_free),
             vite_policy: RestartPolicy::vite_default(),

@@ -54,6 +54,24 @@ impl PortBook {
         })
     }
 
+    /// Assigns `prefer` when it is neither assigned, nor in `avoid`, nor busy (it may lie
+    /// outside the range); else what [`PortBook::allocate`] assigns.
+    pub fn allocate_preferring(
+        &mut self,
+        plugin_id: &str,
+        prefer: Option<u16>,
+        avoid: &[u16],
+        mut is_free: impl FnMut(u16) -> bool,
+    ) -> Result<u16, NoFreePort> {
+        if let Some(port) = prefer.filter(|p| *p != 0) {
+            if !self.assigned.contains_key(&port) && !avoid.contains(&port) && is_free(port) {
+                self.assigned.insert(port, plugin_id.to_string());
+                return Ok(port);
+            }
+        }
+        self.allocate(plugin_id, avoid, is_free)
+    }
+
     /// Frees `port`; freeing a port that is not assigned does nothing.
     pub fn release(&mut self, port: u16) {
         self.assigned.remove(&port);
@@ -89,6 +107,31 @@ pub fn probe_port_free(port: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_preferred_port_is_given_when_free_and_the_range_otherwise() {
+        let mut book = PortBook::new(15173, 15175);
+        assert_eq!(
+            book.allocate_preferring("a", Some(3000), &[], |_| true),
+            Ok(3000)
+        );
+        assert_eq!(book.owner(3000), Some("a"));
+        // Taken by another plugin, busy, or to be avoided: the range instead.
+        assert_eq!(
+            book.allocate_preferring("b", Some(3000), &[], |_| true),
+            Ok(15173)
+        );
+        assert_eq!(
+            book.allocate_preferring("c", Some(4000), &[], |p| p != 4000),
+            Ok(15174)
+        );
+        assert_eq!(
+            book.allocate_preferring("d", Some(5000), &[5000], |_| true),
+            Ok(15175)
+        );
+        book.release_plugin("a");
+        assert_eq!(book.owner(3000), None, "released like any other port");
+    }
 
     #[test]
     fn allocates_lowest_free_and_reuses_after_release() {

@@ -52,6 +52,11 @@ pub struct DevArgs {
     #[arg(long)]
     pub id: Option<String>,
 
+    /// Preferred Vite port (only with one directory); when it is taken, Vite gets one of
+    /// 15173-15272 and the log says so.
+    #[arg(long, value_name = "N")]
+    pub vite_port: Option<u16>,
+
     /// State directory (default: $OMNIVIEW_STATE_DIR, else ~/.omniview).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,

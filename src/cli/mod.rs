@@ -57,6 +57,9 @@ fn run_dev(mut args: DevArgs) -> anyhow::Result<ExitCode> {
     if args.id.is_some() && args.plugin_dirs.len() > 1 {
         return usage_error("`--id` can only be used with a single plugin directory");
     }
+    if args.vite_port.is_some() && args.plugin_dirs.len() != 1 {
+        return usage_error("`--vite-port` can only be used with a single plugin directory");
+    }
     let mut plugins = BTreeMap::new();
     for dir in &args.plugin_dirs {
         let id = match plugin_id_of(dir, args.id.as_deref()) {
@@ -113,6 +116,9 @@ fn run_dev(mut args: DevArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(go) = &args.go {
         builder = builder.go(go);
+    }
+    if let (Some(port), Some(id)) = (args.vite_port, plugins.keys().next()) {
+        builder = builder.preferred_vite_port(id.clone(), port);
     }
     if let Some(pm) = package_manager {
         builder = builder.package_manager(pm);

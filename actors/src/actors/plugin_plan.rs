@@ -93,19 +93,33 @@ impl Planner {
             process_policy: cfg.plugin_policy,
             registry: self.registry.clone(),
             stop_grace: cfg.stop_grace,
+            notes: Vec::new(),
         };
         Ok(PortlessPlan(plan, vite))
     }
 
-    /// Allocates Vite's port, when the plan runs Vite.
+    /// Allocates Vite's port, when the plan runs Vite: the plugin's preferred one when it is
+    /// free (a note in the plan says when it was not).
     pub async fn with_port(&self, plan: PortlessPlan) -> Result<PluginPlan, DevServerError> {
         let PortlessPlan(mut plan, vite) = plan;
         if let Some(settings) = vite {
+            let prefer = self
+                .config
+                .preferred_vite_ports
+                .get(&plan.plugin_id)
+                .copied();
             let request = AllocatePort {
                 plugin_id: plan.plugin_id.clone(),
+                prefer,
                 avoid: vec![],
             };
-            plan.vite = Some((settings, self.ports.send(request).await??));
+            let port = self.ports.send(request).await??;
+            if let Some(wanted) = prefer.filter(|p| *p != port) {
+                plan.notes.push(format!(
+                    "Vite port {wanted} is taken (or in use by another plugin); Vite uses port {port}"
+                ));
+            }
+            plan.vite = Some((settings, port));
         }
         Ok(plan)
     }

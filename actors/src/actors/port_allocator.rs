@@ -25,11 +25,13 @@ impl Actor for PortAllocatorActor {
     type Context = Context<Self>;
 }
 
-/// Assigns a free port to `plugin_id`, never one of `avoid`.
+/// Assigns a free port to `plugin_id`: `prefer` when it is free, else one of the range;
+/// never one of `avoid`.
 #[derive(Message, Debug)]
 #[rtype(result = "Result<u16, NoFreePort>")]
 pub struct AllocatePort {
     pub plugin_id: String,
+    pub prefer: Option<u16>,
     pub avoid: Vec<u16>,
 }
 
@@ -38,7 +40,8 @@ impl Handler<AllocatePort> for PortAllocatorActor {
 
     fn handle(&mut self, msg: AllocatePort, _: &mut Self::Context) -> Self::Result {
         let probe = self.probe.clone();
-        self.book.allocate(&msg.plugin_id, &msg.avoid, |p| probe(p))
+        self.book
+            .allocate_preferring(&msg.plugin_id, msg.prefer, &msg.avoid, |p| probe(p))
     }
 }
 

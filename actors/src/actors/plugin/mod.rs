@@ -52,6 +52,9 @@ pub struct PluginPlan {
     pub registry: Arc<ProcessRegistry>,
     /// How long a process group gets after SIGTERM.
     pub stop_grace: Duration,
+    /// What planning had to settle differently from what was asked, logged as the plugin
+    /// starts (a preferred port that was taken).
+    pub notes: Vec<String>,
 }
 
 /// The state of a plugin whose children are about to start.
@@ -112,6 +115,8 @@ pub struct PluginActor {
     process_sup: Supervision,
     pending_reload: Option<PendingReload>,
     next_generation: u64,
+    /// Logged once the actor runs (see `PluginPlan::notes`).
+    notes: Vec<String>,
     registry: Arc<ProcessRegistry>,
     stop_grace: Duration,
     stopping: bool,
@@ -132,6 +137,7 @@ impl PluginActor {
             go_settings: plan.go,
             process_settings: plan.process,
             metadata: plan.metadata,
+            notes: plan.notes,
             host,
             ports,
             logs,
@@ -309,6 +315,9 @@ impl Actor for PluginActor {
         if self.go_settings.is_none() {
             self.manager_log
                 .info("no pkg/ directory: UI-only plugin, Go watcher not started");
+        }
+        for note in std::mem::take(&mut self.notes) {
+            self.manager_log.warn(note);
         }
         let has_version = self
             .metadata

@@ -61,6 +61,7 @@ impl ViteActor {
         ));
         self.ports.do_send(ReleasePort(old));
         let request = AllocatePort {
+            prefer: None,
             plugin_id: self.settings.plugin_id.clone(),
             avoid: self.failed_ports.clone(),
         };
