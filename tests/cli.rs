@@ -507,11 +507,7 @@ async fn a_stalled_reader_gets_an_events_missed_line_in_the_ndjson_stream() {
 async fn no_directory_means_the_current_one_or_attach_only() {
     let root = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
-    let (dir, pm) = ui_plugin_with_pm(
-        root.path(),
-        "here",
-        "printf '  ➜  Local:   http://127.0.0.1:%s/\\n' \"$4\"; exec sleep 300\n",
-    );
+    let (dir, pm) = idle_ui_plugin(root.path(), "here");
     let mut cmd = ovdev();
     cmd.current_dir(&dir)
         .args([
@@ -581,11 +577,7 @@ async fn no_directory_means_the_current_one_or_attach_only() {
 async fn vite_port_sets_the_preferred_port_of_the_one_plugin() {
     let root = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
-    let (dir, pm) = ui_plugin_with_pm(
-        root.path(),
-        "ported",
-        "printf '  ➜  Local:   http://127.0.0.1:%s/\\n' \"$4\"; exec sleep 300\n",
-    );
+    let (dir, pm) = idle_ui_plugin(root.path(), "ported");
     let port = next_port_range(1).0;
     let mut cmd = json_with_pm(&dir, &pm, state.path());
     cmd.args(["--vite-port", &port.to_string()]);

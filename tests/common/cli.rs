@@ -102,6 +102,18 @@ pub fn ui_plugin_with_pm(
     (dir, pm)
 }
 
+/// A UI-only plugin whose "Vite" says it is ready and then idles.
+pub fn idle_ui_plugin(
+    root: &std::path::Path,
+    id: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    ui_plugin_with_pm(
+        root,
+        id,
+        "printf '  ➜  Local:   http://127.0.0.1:%s/\\n' \"$4\"; exec sleep 300\n",
+    )
+}
+
 /// `ovdev dev --json --no-external --no-launch` on `dir` with `pm` as its package manager.
 pub fn json_with_pm(
     dir: &std::path::Path,
