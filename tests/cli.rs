@@ -606,3 +606,38 @@ async fn vite_port_sets_the_preferred_port_of_the_one_plugin() {
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("`--vite-port` can only be used with a single plugin directory"));
 }
+
+/// Diagnostics on stderr (the engine's own log) carry no colour codes when stderr is not a
+/// terminal, as `--no-color` and `NO_COLOR` also ask.
+#[tokio::test(flavor = "multi_thread")]
+async fn diagnostics_on_a_piped_stderr_have_no_colour_codes() {
+    let state = tempfile::tempdir().unwrap();
+    let bad = state.path().join("plugins/bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join(".devinfo"), "not json").unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let mut child = ovdev()
+        .current_dir(empty.path())
+        .args(["dev", "--state-dir"])
+        .arg(state.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stderr.take().unwrap()));
+    let mut text = String::new();
+    let deadline = Instant::now() + HANG;
+    while !text.contains("ignoring its .devinfo") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, err.next_line()).await {
+            Ok(Ok(Some(line))) => {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            other => panic!("no warning about the bad .devinfo ({other:?}): {text}"),
+        }
+    }
+    signal(&child, Signal::SIGTERM);
+    assert_eq!(wait_exit(&mut child).await.code(), Some(0));
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+}

@@ -87,7 +87,7 @@ fn run_dev(mut args: DevArgs) -> anyhow::Result<ExitCode> {
             }
         },
     };
-    let _log_guard = init_tracing(args.verbose);
+    let _log_guard = init_tracing(args.verbose, output::use_colour_on_stderr(args.no_color));
 
     let limits = |restart| RestartPolicy {
         max_restarts: args.max_restarts,
@@ -207,7 +207,7 @@ async fn dev_loop(
 
 /// Logs to stderr through a bounded queue and a thread of its own: a stderr nobody reads
 /// loses log lines instead of stalling the engine threads that log. Keep the guard alive.
-fn init_tracing(verbose: bool) -> tracing_appender::non_blocking::WorkerGuard {
+fn init_tracing(verbose: bool, colour: bool) -> tracing_appender::non_blocking::WorkerGuard {
     let default = if verbose { "info" } else { "warn,ovdev=info" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("OVDEV_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -220,6 +220,7 @@ fn init_tracing(verbose: bool) -> tracing_appender::non_blocking::WorkerGuard {
         .with_env_filter(filter)
         .with_writer(writer)
         .with_target(false)
+        .with_ansi(colour)
         .without_time()
         .try_init();
     guard

@@ -11,8 +11,18 @@ use ovdev_actors::ansi::strip_ansi;
 
 /// True when colours should be used: not disabled by flag or NO_COLOR, and stdout is a tty.
 pub fn use_colour(no_color_flag: bool) -> bool {
+    colour_for(no_color_flag, std::io::stdout().is_terminal())
+}
+
+/// Whether diagnostics on stderr may use colour: the same rules, judged on stderr.
+pub fn use_colour_on_stderr(no_color_flag: bool) -> bool {
+    colour_for(no_color_flag, std::io::stderr().is_terminal())
+}
+
+/// Colour only on a terminal, and never with `--no-color` or a non-empty `NO_COLOR`.
+fn colour_for(no_color_flag: bool, terminal: bool) -> bool {
     let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    !no_color_flag && !no_color_env && std::io::stdout().is_terminal()
+    !no_color_flag && !no_color_env && terminal
 }
 
 /// Writes events to stdout, one line each; diagnostics go to stderr.
