@@ -58,14 +58,12 @@ pub fn parse_build_errors(output: &str, build_dir: &Path) -> Vec<BuildError> {
 
 /// The one line that says why a build failed: its first compiler error and how many there
 /// were (`at_least` when output was cut), or, without any, how `go` ended (`how`) and the last
-/// lines it printed (`tail`).
+/// lines it printed (`tail`). It becomes `lastError`.
 pub fn failure_summary(errors: &[BuildError], at_least: bool, how: &str, tail: &str) -> String {
     match errors.first() {
         Some(first) => format!(
-            "build failed with {}{} error{}: {}:{}:{}: {}",
-            if at_least { "at least " } else { "" },
-            errors.len(),
-            if errors.len() == 1 { "" } else { "s" },
+            "{}: {}:{}:{}: {}",
+            failure_count(errors, at_least),
             first.file,
             first.line,
             first.column,
@@ -73,6 +71,29 @@ pub fn failure_summary(errors: &[BuildError], at_least: bool, how: &str, tail: &
         ),
         None => format!("build failed ({how}): {tail}"),
     }
+}
+
+/// The build log's closing line: the compiler's lines above already show each error, so with
+/// errors it only counts them; without, it is the `summary` (how `go` ended and why).
+pub fn failure_log_line(errors: &[BuildError], at_least: bool, summary: &str) -> String {
+    if errors.is_empty() {
+        format!("{summary}; keeping the previous binary")
+    } else {
+        format!(
+            "{} (above); keeping the previous binary",
+            failure_count(errors, at_least)
+        )
+    }
+}
+
+/// "build failed with 3 errors", "build failed with at least 5000 errors".
+fn failure_count(errors: &[BuildError], at_least: bool) -> String {
+    format!(
+        "build failed with {}{} error{}",
+        if at_least { "at least " } else { "" },
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" },
+    )
 }
 
 fn absolutize(file: &str, build_dir: &Path) -> String {
@@ -111,6 +132,15 @@ mod tests {
         assert_eq!(
             failure_summary(&[], false, "exited with code 2", "go: no go files"),
             "build failed (exited with code 2): go: no go files"
+        );
+        assert_eq!(
+            failure_log_line(&errs, false, "unused"),
+            "build failed with 2 errors (above); keeping the previous binary",
+            "the compiler's own lines show the errors: not repeated"
+        );
+        assert_eq!(
+            failure_log_line(&[], false, "build failed (killed): out of memory"),
+            "build failed (killed): out of memory; keeping the previous binary"
         );
     }
 

@@ -129,6 +129,10 @@ pub struct DevArgs {
     #[arg(long)]
     pub no_color: bool,
 
+    /// No `HH:MM:SS` time at the start of each human output line.
+    #[arg(long)]
+    pub no_timestamps: bool,
+
     /// More diagnostics on stderr (or set OVDEV_LOG, e.g. OVDEV_LOG=debug).
     #[arg(long, short)]
     pub verbose: bool,

@@ -129,7 +129,11 @@ fn run_dev(mut args: DevArgs) -> anyhow::Result<ExitCode> {
     if let Some(node) = &args.node {
         builder = builder.node(node);
     }
-    let printer = Printer::new(args.json, output::use_colour(args.no_color));
+    let printer = Printer::new(
+        args.json,
+        output::use_colour(args.no_color),
+        !args.no_timestamps,
+    );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -5,9 +5,10 @@ use std::io::{IsTerminal, Write};
 
 use omniview_devserver::{
     DevProcessStatus, DevServerEvent, DevServerMode, DevServerState, LogEntry, LogLevel, LogSource,
-    Received,
+    Received, Severity,
 };
 use ovdev_actors::ansi::strip_ansi;
+use ovdev_actors::build_errors::is_build_error_line;
 
 /// True when colours should be used: not disabled by flag or NO_COLOR, and stdout is a tty.
 pub fn use_colour(no_color_flag: bool) -> bool {
@@ -25,10 +26,37 @@ fn colour_for(no_color_flag: bool, terminal: bool) -> bool {
     !no_color_flag && !no_color_env && terminal
 }
 
+/// `HH:MM:SS ` in local time, formatted once a second: a flood's lines share it.
+#[derive(Default)]
+struct LineClock {
+    second: i64,
+    text: String,
+}
+
+impl LineClock {
+    fn stamp(&mut self, at: chrono::DateTime<chrono::Utc>) -> &str {
+        let second = at.timestamp();
+        if second != self.second || self.text.is_empty() {
+            self.second = second;
+            self.text = at
+                .with_timezone(&chrono::Local)
+                .format("%H:%M:%S ")
+                .to_string();
+        }
+        &self.text
+    }
+}
+
 /// Writes events to stdout, one line each; diagnostics go to stderr.
 pub struct Printer {
     json: bool,
     colour: bool,
+    /// Human lines start with the time (`--no-timestamps` turns it off).
+    clock: Option<LineClock>,
+    /// Plugins whose process served once: the next launch is a reload.
+    launched: std::collections::HashSet<String>,
+    /// Plugins whose build errors were just listed: the status line does not repeat them.
+    errors_listed: std::collections::HashSet<String>,
     /// Reused for every event: one event is rendered whole, then written with one call.
     buf: Vec<u8>,
     last: HashMap<
@@ -54,11 +82,15 @@ const GREEN: &str = "\x1b[32m";
 const BOLD: &str = "\x1b[1m";
 
 impl Printer {
-    /// A printer for NDJSON (`json`) or human output, coloured or not.
-    pub fn new(json: bool, colour: bool) -> Self {
+    /// A printer for NDJSON (`json`) or human output, coloured or not, with the time on each
+    /// human line or not.
+    pub fn new(json: bool, colour: bool, timestamps: bool) -> Self {
         Self {
             json,
             colour,
+            clock: timestamps.then(LineClock::default),
+            launched: Default::default(),
+            errors_listed: Default::default(),
             buf: Vec::with_capacity(64 * 1024),
             last: HashMap::new(),
         }
@@ -113,19 +145,34 @@ impl Printer {
 
     fn render_into(&mut self, ev: &DevServerEvent, out: &mut Vec<u8>) {
         if let DevServerEvent::Log(entries) = ev {
-            for e in entries.iter().filter(|e| !e.message.trim().is_empty()) {
+            for e in entries.iter().filter(|e| shows(e)) {
+                self.write_stamp(e.timestamp, out);
                 self.render_log_line(e, out);
             }
             return;
         }
+        let now = chrono::Utc::now();
         for line in self.render(ev) {
+            self.write_stamp(now, out);
             out.extend_from_slice(line.as_bytes());
             out.push(b'\n');
         }
     }
 
-    /// `[plugin source] message`, coloured by level; blank lines carry nothing in a merged
-    /// view (Vite pads its banner with them) and are left out by the caller.
+    fn write_stamp(&mut self, at: chrono::DateTime<chrono::Utc>, out: &mut Vec<u8>) {
+        let colour = self.colour;
+        if let Some(clock) = &mut self.clock {
+            if colour {
+                out.extend_from_slice(DIM.as_bytes());
+            }
+            out.extend_from_slice(clock.stamp(at).as_bytes());
+            if colour {
+                out.extend_from_slice(RESET.as_bytes());
+            }
+        }
+    }
+
+    /// `[plugin source] message`, coloured by level.
     fn render_log_line(&self, e: &LogEntry, out: &mut Vec<u8>) {
         let colour = self.colour;
         if colour {
@@ -166,11 +213,16 @@ impl Printer {
             DevServerEvent::Status(s) => self.render_status(s).into_iter().collect(),
             DevServerEvent::ReloadStart(meta) | DevServerEvent::ReloadComplete(meta) => {
                 let id = meta.get("id").and_then(|v| v.as_str()).unwrap_or("plugin");
-                let what = if matches!(ev, DevServerEvent::ReloadStart(_)) {
-                    "reloading the plugin"
-                } else {
-                    "plugin reloaded"
+                let first = !self.launched.contains(id);
+                let what = match (matches!(ev, DevServerEvent::ReloadStart(_)), first) {
+                    (true, true) => "launching the plugin",
+                    (true, false) => "reloading the plugin",
+                    (false, true) => "plugin launched",
+                    (false, false) => "plugin reloaded",
                 };
+                if matches!(ev, DevServerEvent::ReloadComplete(_)) {
+                    self.launched.insert(id.to_string());
+                }
                 vec![format!("{} {what}", self.paint(BOLD, &format!("● {id}")))]
             }
             DevServerEvent::ReloadError(meta, error) => {
@@ -178,14 +230,20 @@ impl Printer {
                 let prefix = self.paint(RED, &format!("● {id}"));
                 vec![format!("{prefix} reload failed: {error}")]
             }
-            DevServerEvent::BuildErrors(p) => p
-                .errors
-                .iter()
-                .map(|e| {
-                    let prefix = self.paint(RED, &format!("[{} error]", p.plugin_id));
-                    format!("{prefix} {}:{}:{}: {}", e.file, e.line, e.column, e.message)
-                })
-                .collect(),
+            DevServerEvent::BuildErrors(p) => {
+                self.errors_listed.insert(p.plugin_id.clone());
+                p.errors
+                    .iter()
+                    .map(|e| {
+                        let (what, colour) = match e.severity {
+                            Severity::Error => ("error", RED),
+                            Severity::Warning => ("warning", YELLOW),
+                        };
+                        let prefix = self.paint(colour, &format!("[{} {what}]", p.plugin_id));
+                        format!("{prefix} {}:{}:{}: {}", e.file, e.line, e.column, e.message)
+                    })
+                    .collect()
+            }
         }
     }
 
@@ -246,12 +304,28 @@ impl Printer {
         if s.grpc_connected {
             line.push_str(&format!("  plugin: {}", self.paint(GREEN, "serving")));
         }
-        if !s.last_error.is_empty() {
+        // A failed build's errors were just listed: the status does not say them again.
+        let listed = s.go_status == DevProcessStatus::Error
+            && s.last_error.starts_with("build failed with ")
+            && self.errors_listed.contains(&s.plugin_id);
+        if s.go_status != DevProcessStatus::Error {
+            self.errors_listed.remove(&s.plugin_id);
+        }
+        if !s.last_error.is_empty() && !listed {
             let first = s.last_error.lines().next().unwrap_or_default();
             line.push_str(&format!("  {}", self.paint(RED, first)));
         }
         Some(line)
     }
+}
+
+/// Whether a log line is shown: blank lines carry nothing in a merged view (Vite pads its
+/// banner with them), and the compiler's error lines are listed once, from the error event,
+/// with absolute paths.
+fn shows(e: &LogEntry) -> bool {
+    let blank = e.message.trim().is_empty();
+    let compiler_error = e.source == LogSource::GoBuild && is_build_error_line(&e.message);
+    !blank && !compiler_error
 }
 
 fn source_colour(source: LogSource) -> &'static str {
@@ -270,5 +344,102 @@ fn status_colour(status: DevProcessStatus) -> &'static str {
         DevProcessStatus::Error => RED,
         DevProcessStatus::Building | DevProcessStatus::Starting => YELLOW,
         _ => DIM,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omniview_devserver::{BuildError, BuildErrorsPayload};
+
+    fn human(printer: &mut Printer, ev: &DevServerEvent) -> String {
+        let mut out = Vec::new();
+        printer.render_into(ev, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn log(source: LogSource, level: LogLevel, message: &str) -> DevServerEvent {
+        DevServerEvent::Log(
+            vec![LogEntry {
+                timestamp: "2026-11-30T09:15:43Z".parse().unwrap(),
+                source,
+                level,
+                message: message.into(),
+                plugin_id: "p".into(),
+                seq: 1,
+            }]
+            .into(),
+        )
+    }
+
+    #[test]
+    fn each_line_starts_with_its_local_time_unless_asked_not_to() {
+        let ev = log(LogSource::Vite, LogLevel::Info, "hello");
+        let at: chrono::DateTime<chrono::Utc> = "2026-11-30T09:15:43Z".parse().unwrap();
+        let local = at
+            .with_timezone(&chrono::Local)
+            .format("%H:%M:%S")
+            .to_string();
+        assert_eq!(
+            human(&mut Printer::new(false, false, true), &ev),
+            format!("{local} [p vite] hello\n")
+        );
+        assert_eq!(
+            human(&mut Printer::new(false, false, false), &ev),
+            "[p vite] hello\n"
+        );
+    }
+
+    #[test]
+    fn a_build_error_is_shown_once() {
+        let mut p = Printer::new(false, false, false);
+        let compiler = log(
+            LogSource::GoBuild,
+            LogLevel::Error,
+            "./pkg/main.go:3:7: undefined: x",
+        );
+        assert_eq!(
+            human(&mut p, &compiler),
+            "",
+            "listed from the error event instead"
+        );
+        let context = log(LogSource::GoBuild, LogLevel::Warn, "# example.com/p/pkg");
+        assert_eq!(
+            human(&mut p, &context),
+            "[p go-build] # example.com/p/pkg\n"
+        );
+        let errors = DevServerEvent::BuildErrors(BuildErrorsPayload {
+            plugin_id: "p".into(),
+            errors: vec![BuildError {
+                file: "/src/p/pkg/main.go".into(),
+                line: 3,
+                column: 7,
+                message: "undefined: x".into(),
+                severity: Severity::Error,
+            }],
+        });
+        assert_eq!(
+            human(&mut p, &errors),
+            "[p error] /src/p/pkg/main.go:3:7: undefined: x\n"
+        );
+        let mut state = DevServerState::idle("p");
+        state.mode = DevServerMode::Managed;
+        state.go_status = DevProcessStatus::Error;
+        state.last_error = "build failed with 1 error: /src/p/pkg/main.go:3:7: undefined: x".into();
+        let status = human(&mut p, &DevServerEvent::Status(state));
+        assert!(!status.contains("undefined: x"), "{status}");
+        assert!(status.contains("go: error"), "{status}");
+    }
+
+    #[test]
+    fn the_first_launch_is_a_launch_and_the_next_ones_reloads() {
+        let mut p = Printer::new(false, false, false);
+        let meta = serde_json::json!({"id": "p"});
+        let start = DevServerEvent::ReloadStart(meta.clone());
+        let done = DevServerEvent::ReloadComplete(meta);
+        assert_eq!(human(&mut p, &start), "● p launching the plugin\n");
+        assert_eq!(human(&mut p, &done), "● p plugin launched\n");
+        assert_eq!(human(&mut p, &start), "● p reloading the plugin\n");
+        assert_eq!(human(&mut p, &done), "● p plugin reloaded\n");
     }
 }

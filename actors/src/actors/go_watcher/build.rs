@@ -11,7 +11,9 @@ use super::GoWatcherActor;
 use crate::actors::child_guard::ChildEvent;
 use crate::actors::child_output::{level_for_line, ChildExited, ChildLines};
 use crate::actors::child_run::ChildRun;
-use crate::build_errors::{failure_summary, is_build_error_line, parse_build_errors};
+use crate::build_errors::{
+    failure_log_line, failure_summary, is_build_error_line, parse_build_errors,
+};
 use crate::plugin_status::StatusEvent;
 use crate::process::{describe_exit, ProcessSpec};
 use crate::types::{BuildError, DevProcessStatus, LogLevel};
@@ -241,7 +243,7 @@ impl Handler<ChildExited> for GoWatcherActor {
             ));
         }
         self.build_logs
-            .error(format!("{summary}; keeping the previous binary"));
+            .error(failure_log_line(&errors, build.output_cut > 0, &summary));
         self.finish_build(
             (DevProcessStatus::Error, Some(summary)),
             duration,
