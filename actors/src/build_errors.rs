@@ -73,14 +73,15 @@ pub fn failure_summary(errors: &[BuildError], at_least: bool, how: &str, tail: &
     }
 }
 
-/// The build log's closing line: the compiler's lines above already show each error, so with
-/// errors it only counts them; without, it is the `summary` (how `go` ended and why).
+/// The build log's closing line: each error is already in the log (the compiler's own lines)
+/// and in the error event, so with errors it only counts them; without, it is the `summary`
+/// (how `go` ended and why).
 pub fn failure_log_line(errors: &[BuildError], at_least: bool, summary: &str) -> String {
     if errors.is_empty() {
         format!("{summary}; keeping the previous binary")
     } else {
         format!(
-            "{} (above); keeping the previous binary",
+            "{}; keeping the previous binary",
             failure_count(errors, at_least)
         )
     }
@@ -135,7 +136,7 @@ mod tests {
         );
         assert_eq!(
             failure_log_line(&errs, false, "unused"),
-            "build failed with 2 errors (above); keeping the previous binary",
+            "build failed with 2 errors; keeping the previous binary",
             "the compiler's own lines show the errors: not repeated"
         );
         assert_eq!(
