@@ -218,6 +218,12 @@ fn groups_alive(pgids: &[i32], table: Option<&[ProcEntry]>) -> bool {
     }
 }
 
+/// True when no process at all (not even a zombie) is left in group `pgid`: a cheap check
+/// that needs no scan of `/proc`, and never wrong when it says yes.
+fn group_empty(pgid: i32) -> bool {
+    pgid > 0 && matches!(killpg(Pid::from_raw(pgid), None), Err(Errno::ESRCH))
+}
+
 /// Sends `sig` to group `pgid`, ignoring a group that is already gone.
 pub fn signal_group(pgid: i32, sig: Signal) {
     if pgid > 0 {
@@ -291,6 +297,12 @@ async fn wait_groups_gone(groups: &[i32], mut child: Option<&mut Child>, limit: 
     // the groups is polled after it.
     if let Some(&leader) = groups.first() {
         let _ = tokio::time::timeout(limit, crate::pid_check::wait_exit(leader)).await;
+        // The leader's parent (the reader task, woken by the same exit) usually reaps it
+        // now; then a group with nobody else in it is gone without a scan of /proc.
+        tokio::task::yield_now().await;
+        if groups.iter().all(|&g| group_empty(g)) {
+            return true;
+        }
     }
     // A graceful exit usually takes a few milliseconds: look again soon, then less often.
     let mut pause = Duration::from_millis(1);
@@ -351,6 +363,17 @@ mod tests {
         let outcome = stop_group(pgid, Some(&mut child), Duration::from_millis(300)).await;
         assert_eq!(outcome, StopOutcome::Killed);
         assert!(!group_alive(pgid));
+    }
+
+    #[tokio::test]
+    async fn a_group_is_empty_only_once_its_last_process_is_reaped() {
+        let spec = ProcessSpec::new("sleep", vec!["30".into()], "/");
+        let (mut child, pgid) = spawn(&spec).unwrap();
+        assert!(!group_empty(pgid));
+        signal_group(pgid, Signal::SIGKILL);
+        let _ = child.wait().await;
+        assert!(group_empty(pgid), "reaped: nothing is left");
+        assert!(!group_empty(0), "0 is no group");
     }
 
     #[tokio::test]

@@ -131,6 +131,11 @@ impl GoWatcherActor {
             ctx.cancel_future(t);
         }
         let delay = deadline.saturating_duration_since(now);
+        // Due already (no debounce): a timer would only add up to a tick.
+        if delay.is_zero() && self.debounce.fire_if_due(now) {
+            self.build_changed_sources(ctx);
+            return;
+        }
         self.timer = Some(ctx.run_later(delay, |act, ctx| {
             act.timer = None;
             if act.debounce.fire_if_due(Instant::now()) {
