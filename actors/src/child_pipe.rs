@@ -21,7 +21,9 @@ use crate::line_codec::BoundedLineCodec;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pipe {
     // The values index per-pipe arrays.
+    /// The child's standard output.
     Stdout = 0,
+    /// The child's standard error.
     Stderr = 1,
 }
 

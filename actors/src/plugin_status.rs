@@ -12,8 +12,11 @@ use crate::types::{DevProcessStatus, DevServerState, LogLevel};
 /// Which child of a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChildKind {
+    /// The UI's Vite dev server (`ViteActor`).
     Vite,
+    /// The Go sources' watcher and builder (`GoWatcherActor`).
     GoWatcher,
+    /// The plugin process of the built-in host (`PluginProcessActor`).
     PluginProcess,
 }
 
@@ -160,8 +163,11 @@ impl PluginStatus {
 /// the state, and when to start the child again (never, for `None`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EndPlan {
+    /// The line the supervisor logs, and its level.
     pub log: (LogLevel, String),
+    /// The change to the child's part of the state.
     pub event: StatusEvent,
+    /// When to start the child again; `None`: it stays down.
     pub restart_after: Option<Duration>,
 }
 

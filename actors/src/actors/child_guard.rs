@@ -45,8 +45,11 @@ pub enum ChildEvent {
 #[derive(Message, Debug, Clone, PartialEq)]
 #[rtype(result = "()")]
 pub struct ChildReport {
+    /// Which child reports.
     pub kind: ChildKind,
+    /// Which instance of it.
     pub generation: u64,
+    /// What it reports.
     pub event: ChildEvent,
 }
 
