@@ -36,6 +36,16 @@ pub struct ChildExited {
     pub status: Option<ExitStatus>,
 }
 
+impl ChildExited {
+    /// How the child ended, in words ("exited with code 1", "killed by SIGTERM", "ended").
+    pub fn how(&self) -> String {
+        self.status
+            .as_ref()
+            .map(crate::process::describe_exit)
+            .unwrap_or_else(|| "ended".into())
+    }
+}
+
 /// How long output still arriving after the exit is read, in case a grandchild holds a pipe.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
 

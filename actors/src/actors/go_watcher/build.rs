@@ -15,7 +15,7 @@ use crate::build_errors::{
     failure_log_line, failure_summary, is_build_error_line, parse_build_errors,
 };
 use crate::plugin_status::StatusEvent;
-use crate::process::{describe_exit, ProcessSpec};
+use crate::process::ProcessSpec;
 use crate::types::{BuildError, DevProcessStatus, LogLevel};
 
 /// Build output lines kept for error parsing.
@@ -228,11 +228,7 @@ impl Handler<ChildExited> for GoWatcherActor {
             self.install_and_reload(duration, ctx);
             return;
         }
-        let how = msg
-            .status
-            .as_ref()
-            .map(describe_exit)
-            .unwrap_or_else(|| "ended".into());
+        let how = msg.how();
         let output = build.output.join("\n");
         let errors = parse_build_errors(&output, &self.settings.dev_path);
         let summary = failure_summary(&errors, build.output_cut > 0, &how, &self.tail.text());

@@ -26,7 +26,7 @@ use crate::devinfo::remove_devinfo_of;
 use crate::grpc;
 use crate::handshake::plugin_env;
 use crate::hclog::parse_hclog;
-use crate::process::{describe_exit, ProcessSpec};
+use crate::process::ProcessSpec;
 use crate::registry::ProcessRegistry;
 use crate::restart::ExitKind;
 use crate::types::DevProcessStatus;
@@ -230,11 +230,7 @@ impl Handler<ChildExited> for PluginProcessActor {
     type Result = ();
 
     fn handle(&mut self, msg: ChildExited, ctx: &mut Self::Context) {
-        let how = msg
-            .status
-            .as_ref()
-            .map(describe_exit)
-            .unwrap_or_else(|| "ended".into());
+        let how = msg.how();
         self.exited = true;
         if matches!(self.phase, Phase::Stopping | Phase::Ended) {
             self.logs.info(format!("plugin {how}"));

@@ -23,7 +23,7 @@ use super::log_buffer::LogSink;
 use super::port_allocator::PortAllocatorActor;
 use crate::package_manager::{dependencies_installed, PackageManager};
 use crate::plugin_status::StatusEvent;
-use crate::process::{describe_exit, ProcessSpec, StopOutcome};
+use crate::process::{ProcessSpec, StopOutcome};
 use crate::registry::ProcessRegistry;
 use crate::restart::ExitKind;
 use crate::types::{DevProcessStatus, DevServerState, LogLevel};
@@ -332,11 +332,7 @@ impl Handler<ChildExited> for ViteActor {
         if msg.run != self.run {
             return;
         }
-        let how = msg
-            .status
-            .as_ref()
-            .map(describe_exit)
-            .unwrap_or_else(|| "ended".into());
+        let how = msg.how();
         let success = msg.status.is_some_and(|s| s.success());
         if let Some(t) = self.ready_timer.take() {
             ctx.cancel_future(t);
