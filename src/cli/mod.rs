@@ -144,10 +144,7 @@ fn run_dev(mut args: DevArgs) -> anyhow::Result<ExitCode> {
         let handle = builder
             .start()
             .map_err(|e| anyhow::anyhow!(hints::builder_error(&e)))?;
-        if attach_only {
-            eprintln!("ovdev: no plugin directory given and no plugin.yaml here: attaching only to plugins run outside ovdev (their .devinfo files)");
-        }
-        let code = dev_loop(&handle, &plugins, printer).await;
+        let code = dev_loop(&handle, &plugins, printer, attach_only).await;
         Ok(code)
     })
 }
@@ -156,6 +153,7 @@ async fn dev_loop(
     handle: &DevServerHandle,
     plugins: &BTreeMap<String, std::path::PathBuf>,
     printer: Printer,
+    attach_only: bool,
 ) -> ExitCode {
     let (mut sigint, mut sigterm) = match (
         signal(SignalKind::interrupt()),
@@ -175,6 +173,10 @@ async fn dev_loop(
             return ExitCode::from(1);
         }
     };
+    // Said once the signals are handled: whoever reads it may stop ovdev right away.
+    if attach_only {
+        printer.note("no plugin directory given and no plugin.yaml here: attaching only to plugins run outside ovdev (their .devinfo files)");
+    }
     // All at once: one plugin's start never waits for another's.
     let starts = plugins.keys().map(|id| async move {
         let result = handle.start_dev_server(id).await;
