@@ -141,10 +141,21 @@ fn run_dev(mut args: DevArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        // Handled from before the engine starts: a stop asked for at any moment is graceful.
+        let signals = match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(i), Ok(t)) => (i, t),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("ovdev: cannot install signal handlers: {e}");
+                return Ok(ExitCode::from(1));
+            }
+        };
         let handle = builder
             .start()
             .map_err(|e| anyhow::anyhow!(hints::builder_error(&e)))?;
-        let code = dev_loop(&handle, &plugins, printer, attach_only).await;
+        let code = dev_loop(&handle, &plugins, printer, attach_only, signals).await;
         Ok(code)
     })
 }
@@ -154,17 +165,8 @@ async fn dev_loop(
     plugins: &BTreeMap<String, std::path::PathBuf>,
     printer: Printer,
     attach_only: bool,
+    (mut sigint, mut sigterm): (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
 ) -> ExitCode {
-    let (mut sigint, mut sigterm) = match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(i), Ok(t)) => (i, t),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("ovdev: cannot install signal handlers: {e}");
-            return ExitCode::from(1);
-        }
-    };
     // Printing happens on its own thread: nothing here waits for whoever reads stdout.
     let mut printer = match PrintThread::start(printer, handle.subscribe()) {
         Ok(p) => p,
@@ -173,7 +175,6 @@ async fn dev_loop(
             return ExitCode::from(1);
         }
     };
-    // Said once the signals are handled: whoever reads it may stop ovdev right away.
     if attach_only {
         printer.note("no plugin directory given and no plugin.yaml here: attaching only to plugins run outside ovdev (their .devinfo files)");
     }
