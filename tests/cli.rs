@@ -395,10 +395,18 @@ async fn grandchildren_that_leave_their_group_and_lose_their_parent_are_stopped_
     })
     .await;
     let ovdev_pid = child.id().unwrap().to_string();
-    let orphan = processes_in(&dir)
-        .into_iter()
-        .find(|p| p.contains("sleep 301"))
-        .expect("the orphaned grandchild runs");
+    // Started in the background before the ready line, it may still be on its way.
+    let deadline = Instant::now() + HANG;
+    let orphan = loop {
+        if let Some(p) = processes_in(&dir)
+            .into_iter()
+            .find(|p| p.contains("sleep 301"))
+        {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "the orphaned grandchild runs");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     let orphan_pid: i32 = orphan.split(':').next().unwrap().parse().unwrap();
     let ppid = ovdev_actors::process::proc_entry(orphan_pid)
         .expect("the orphan runs")

@@ -381,10 +381,16 @@ async fn a_vite_that_ignores_sigterm_is_killed_after_the_grace_period_with_its_g
         s.vite_status == DevProcessStatus::Ready
     })
     .await;
-    assert!(
-        processes_in(&dir).len() >= 3,
-        "shell, sleep and a background sleep run"
-    );
+    // The script says it is ready before it starts its two sleeps: wait for them.
+    let deadline = std::time::Instant::now() + HANG;
+    while processes_in(&dir).len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "shell, sleep and a background sleep run: {:?}",
+            processes_in(&dir)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let started = std::time::Instant::now();
     handle.stop_dev_server("stubborn").await.unwrap();
     assert!(
