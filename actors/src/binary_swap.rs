@@ -55,7 +55,8 @@ pub fn install_built(next: &Path, dst: &Path) -> io::Result<(InstallOutcome, Rep
         fs::remove_file(next)?;
         return Ok((InstallOutcome::Unchanged, ReplacedBinary(None)));
     }
-    let replaced = ReplacedBinary(fs::File::open(dst).ok());
+    // Only a regular file is held (opening a FIFO put there would block).
+    let replaced = ReplacedBinary(crate::untrusted_file::open_regular(dst).ok());
     fs::rename(next, dst)?;
     Ok((InstallOutcome::Installed, replaced))
 }
@@ -64,7 +65,9 @@ pub fn install_built(next: &Path, dst: &Path) -> io::Result<(InstallOutcome, Rep
 /// a reader sees the old file or the new one, never a part; true when `dst` changed (nothing
 /// is written when it already holds exactly `contents`).
 pub fn replace_file(dst: &Path, contents: &[u8]) -> io::Result<bool> {
-    if fs::read(dst).is_ok_and(|old| old == contents) {
+    // Read as a file anyone may have put there (a FIFO would block a plain read).
+    let old = crate::untrusted_file::read_untrusted(dst, contents.len() as u64);
+    if old.is_ok_and(|old| old == contents) {
         return Ok(false);
     }
     let dir = created_parent(dst)?;
@@ -95,7 +98,8 @@ fn same_contents(a: &Path, b: &Path) -> io::Result<bool> {
         (_, Err(e)) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         (_, Err(e)) => return Err(e),
     };
-    if ma.len() != mb.len() {
+    // Only two regular files are compared: opening a FIFO put at `b` would block.
+    if !mb.is_file() || ma.len() != mb.len() {
         return Ok(false);
     }
     let (mut fa, mut fb) = (fs::File::open(a)?, fs::File::open(b)?);
@@ -181,6 +185,25 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
             .collect();
         assert!(leftovers.is_empty(), "no temporary file is left");
+    }
+
+    #[test]
+    fn a_fifo_where_a_file_goes_is_replaced_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("plugin.yaml");
+        nix::unistd::mkfifo(&dst, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        assert!(
+            replace_file(&dst, b"").unwrap(),
+            "even empty contents replace a FIFO"
+        );
+        assert!(fs::metadata(&dst).unwrap().is_file());
+        let bin = dir.path().join("plugin");
+        let next = dir.path().join(".plugin.next");
+        nix::unistd::mkfifo(&bin, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        fs::write(&next, b"").unwrap();
+        let (outcome, _) = install_built(&next, &bin).unwrap();
+        assert_eq!(outcome, InstallOutcome::Installed);
+        assert!(fs::metadata(&bin).unwrap().is_file());
     }
 
     #[test]
