@@ -768,15 +768,7 @@ async fn an_embedders_reload_connects_the_plugin_or_fails_with_a_reload_error_ev
         "package main\n\nfunc main() { _ = 1 }\n",
     )
     .unwrap();
-    let ev = e
-        .rec
-        .wait_for("a reload error", HANG, |ev| {
-            matches!(ev, DevServerEvent::ReloadError(..))
-        })
-        .await;
-    let DevServerEvent::ReloadError(meta, error) = ev else {
-        unreachable!()
-    };
+    let (meta, error) = e.rec.wait_reload_error().await;
     assert_eq!(meta["id"], "hosted");
     assert_eq!(meta["version"], "0.0.1");
     assert_eq!(
@@ -804,15 +796,7 @@ async fn a_relaunch_that_fails_after_a_good_build_is_a_reload_error_event() {
     });
     e.plugin("unrunnable", false, true);
     e.handle.start_dev_server("unrunnable").await.unwrap();
-    let ev = e
-        .rec
-        .wait_for("a reload error", HANG, |ev| {
-            matches!(ev, DevServerEvent::ReloadError(..))
-        })
-        .await;
-    let DevServerEvent::ReloadError(meta, error) = ev else {
-        unreachable!()
-    };
+    let (meta, error) = e.rec.wait_reload_error().await;
     assert_eq!(meta["id"], "unrunnable");
     assert!(!error.is_empty());
     e.finish().await;

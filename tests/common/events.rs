@@ -76,6 +76,19 @@ impl Recorder {
         }
     }
 
+    /// Waits for a `plugin/dev_reload_error` event; returns its metadata and text.
+    pub async fn wait_reload_error(&mut self) -> (serde_json::Value, String) {
+        match self
+            .wait_for("a reload error", HANG, |ev| {
+                matches!(ev, DevServerEvent::ReloadError(..))
+            })
+            .await
+        {
+            DevServerEvent::ReloadError(meta, error) => (meta, error),
+            _ => unreachable!(),
+        }
+    }
+
     /// Waits for a build of `id` to start and then to end; returns the state it ended in.
     pub async fn wait_build(&mut self, id: &str, what: &str) -> DevServerState {
         self.wait_status(id, what, |s| s.go_status == DevProcessStatus::Building)
