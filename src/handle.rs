@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use actix::Addr;
 use ovdev_actors::actors::supervisor::{
-    AttachExternal, DetachExternal, GetDevServerLogs, GetDevServerState, GetExternalPluginInfo,
-    IsManaged, ListDevServerStates, RebuildPlugin, Shutdown, StartDevServer, StopDevServer,
+    AttachExternal, DetachExternal, GetDevServerBuilds, GetDevServerLogs, GetDevServerState,
+    GetExternalPluginInfo, IsManaged, ListDevServerStates, RebuildPlugin, Shutdown, StartDevServer,
+    StopDevServer,
 };
 use ovdev_actors::actors::DevServerSupervisor;
+use ovdev_actors::build_history::BuildRecord;
 use ovdev_actors::error::DevServerError;
 use ovdev_actors::events::{EventBus, EventStream};
 use ovdev_actors::types::{DevInfoFile, DevServerState, LogEntry};
@@ -134,6 +136,17 @@ impl DevServerHandle {
         let msg = GetDevServerLogs {
             plugin_id: plugin_id.to_string(),
             last,
+        };
+        Ok(self.inner.addr.send(msg).await?)
+    }
+
+    /// The plugin's last builds (at most 20), oldest first; empty when no dev server runs.
+    pub async fn get_build_history(
+        &self,
+        plugin_id: &str,
+    ) -> Result<Vec<BuildRecord>, DevServerError> {
+        let msg = GetDevServerBuilds {
+            plugin_id: plugin_id.to_string(),
         };
         Ok(self.inner.addr.send(msg).await?)
     }

@@ -14,6 +14,7 @@ pub mod manifest;
 pub use builder::{resolve_state_dir, BuilderError, DevServerBuilder};
 pub use futures::future::BoxFuture;
 pub use handle::DevServerHandle;
+pub use ovdev_actors::build_history::{BuildRecord, BuildResult, BuildTrigger};
 pub use ovdev_actors::error::DevServerError;
 pub use ovdev_actors::events::{DevServerEvent, EventStream, LogBatch, Received};
 pub use ovdev_actors::host::{HostError, PluginHost, PluginInfo};

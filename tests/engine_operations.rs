@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::*;
 use omniview_devserver::{
-    DevProcessStatus, DevServerBuilder, DevServerError, DevServerEvent, DevServerHandle,
-    DevServerMode,
+    BuildResult, BuildTrigger, DevProcessStatus, DevServerBuilder, DevServerError, DevServerEvent,
+    DevServerHandle, DevServerMode,
 };
 use ovdev_actors::config::PortProbe;
 
@@ -449,6 +449,41 @@ async fn a_failed_build_keeps_the_binary_reports_errors_and_recovers() {
     assert_eq!(s.last_error, "");
     assert_ne!(installed(&e, "be"), good);
     assert_eq!(e.host.reload_count(), 2);
+
+    // The build history: what started each build and how it ended.
+    e.handle.rebuild_plugin("be").await.unwrap();
+    e.rec.wait_build("be", "manual rebuild").await;
+    let history = e.handle.get_build_history("be").await.unwrap();
+    let seen: Vec<_> = history
+        .iter()
+        .map(|r| (r.number, r.trigger.clone(), r.result))
+        .collect();
+    let saved = BuildTrigger::Changes {
+        files: vec![canonical.display().to_string()],
+        more: 0,
+    };
+    assert_eq!(
+        seen,
+        vec![
+            (1, BuildTrigger::Start, BuildResult::Succeeded),
+            (2, saved.clone(), BuildResult::Failed),
+            (3, saved, BuildResult::Succeeded),
+            (4, BuildTrigger::Manual, BuildResult::Succeeded),
+        ]
+    );
+    assert_eq!(history[1].errors[0].line, 3);
+    assert!(
+        history[1].error.contains("undefined: nope"),
+        "{}",
+        history[1].error
+    );
+    assert!(history[0].duration > std::time::Duration::ZERO);
+    assert!(e
+        .handle
+        .get_build_history("nobody")
+        .await
+        .unwrap()
+        .is_empty());
     e.finish().await;
 }
 

@@ -16,10 +16,12 @@ use crate::untrusted_file::read_untrusted_text;
 const MAX_GO_WORK_BYTES: u64 = 1024 * 1024;
 
 /// What one watcher event meant.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SourceEvent {
     /// A build input changed (or appeared, or went): build again.
     pub changed: bool,
+    /// The build inputs (files, or directories that went) the event named: a build's trigger.
+    pub paths: Vec<PathBuf>,
     /// The plugin directory itself went away.
     pub dir_gone: bool,
     /// The plugin directory is back, and watched again.
@@ -120,7 +122,10 @@ impl GoSources {
             if gone.contains(path) || !path.exists() {
                 // Its watches are gone or stale; a watched directory that went takes its
                 // sources with it. If it is back already, it is watched again just below.
-                seen.changed |= self.watches.contains(path);
+                if self.watches.contains(path) {
+                    seen.changed = true;
+                    seen.paths.push(path.clone());
+                }
                 self.watches.forget_tree(path);
             }
             let under_tree = self.roots[..self.roots.len().saturating_sub(1)]
@@ -136,6 +141,7 @@ impl GoSources {
                 }
             } else if is_build_input(path, &self.roots) {
                 seen.changed = true;
+                seen.paths.push(path.clone());
                 let is_root_go_work = path.parent() == Some(self.dev_path.as_path())
                     && path.file_name().is_some_and(|n| n == "go.work");
                 if is_root_go_work {

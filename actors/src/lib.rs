@@ -28,6 +28,7 @@ pub mod actors;
 pub mod ansi;
 pub mod binary_swap;
 pub mod build_errors;
+pub mod build_history;
 pub mod build_queue;
 pub mod child_pipe;
 pub mod config;

@@ -24,7 +24,9 @@ pub const EVENT_DEV_RELOAD_COMPLETE: &str = "plugin/dev_reload_complete";
 pub const EVENT_DEV_RELOAD_ERROR: &str = "plugin/dev_reload_error";
 
 /// How the dev server of a plugin is managed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema, ts_rs::TS,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DevServerMode {
     /// No dev server runs for this plugin.
@@ -37,7 +39,9 @@ pub enum DevServerMode {
 }
 
 /// Status of either the Vite side or the Go side of a dev server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema, ts_rs::TS,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DevProcessStatus {
     /// Not started, or this side does not exist for the plugin.
@@ -73,7 +77,7 @@ impl fmt::Display for DevProcessStatus {
 }
 
 /// The state of one plugin's dev server, as the frontend receives it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct DevServerState {
     #[serde(rename = "pluginID")]
     pub plugin_id: String,
@@ -89,9 +93,15 @@ pub struct DevServerState {
     pub vite_status: DevProcessStatus,
     #[serde(rename = "goStatus")]
     pub go_status: DevProcessStatus,
+    /// Nanoseconds (Go's `time.Duration`).
     #[serde(rename = "lastBuildDuration", with = "go_duration")]
+    #[schema(value_type = u64)]
+    #[ts(type = "number")]
     pub last_build_duration: Duration,
+    /// RFC 3339; `0001-01-01T00:00:00Z` before the first build (Go's zero time).
     #[serde(rename = "lastBuildTime", with = "go_time")]
+    #[schema(value_type = String)]
+    #[ts(type = "string")]
     pub last_build_time: Option<DateTime<Utc>>,
     #[serde(rename = "lastError")]
     pub last_error: String,
@@ -128,7 +138,9 @@ impl DevServerState {
 }
 
 /// Where a log line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS,
+)]
 pub enum LogSource {
     #[serde(rename = "vite")]
     Vite,
@@ -157,7 +169,19 @@ impl LogSource {
 }
 
 /// Severity of a log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    ts_rs::TS,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     Debug,
@@ -179,9 +203,12 @@ impl LogLevel {
 }
 
 /// One log line of a plugin's dev server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct LogEntry {
+    /// RFC 3339.
     #[serde(with = "go_time_required")]
+    #[schema(value_type = String, format = DateTime)]
+    #[ts(type = "string")]
     pub timestamp: DateTime<Utc>,
     pub source: LogSource,
     pub level: LogLevel,
@@ -189,13 +216,17 @@ pub struct LogEntry {
     pub message: String,
     /// Shared by all of a plugin's entries.
     #[serde(rename = "pluginID")]
+    #[schema(value_type = String)]
+    #[ts(type = "string")]
     pub plugin_id: std::sync::Arc<str>,
     /// Per-plugin, strictly increasing sequence number (an ovdev addition).
     pub seq: u64,
 }
 
 /// How bad a build problem is, as the IDE's error overlay shows it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The build failed because of it.
@@ -206,7 +237,7 @@ pub enum Severity {
 }
 
 /// A Go compiler error with an absolute file path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct BuildError {
     pub file: String,
     pub line: u32,
@@ -218,7 +249,7 @@ pub struct BuildError {
 }
 
 /// Payload of `plugin/devserver/error`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct BuildErrorsPayload {
     #[serde(rename = "pluginID")]
     pub plugin_id: String,
@@ -226,7 +257,7 @@ pub struct BuildErrorsPayload {
 }
 
 /// The `.devinfo` file an externally run plugin writes (external mode, a later issue).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct DevInfoFile {
     pub pid: i32,
     #[serde(default = "default_protocol")]
@@ -235,12 +266,17 @@ pub struct DevInfoFile {
     pub protocol_version: u32,
     pub addr: String,
     #[serde(rename = "vitePort", default, skip_serializing_if = "is_zero")]
+    #[ts(optional = nullable)]
     pub vite_port: u16,
     #[serde(rename = "pluginId", default, skip_serializing_if = "String::is_empty")]
+    #[ts(optional = nullable)]
     pub plugin_id: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[ts(optional = nullable)]
     pub version: String,
     #[serde(rename = "startedAt", default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[ts(type = "string", optional)]
     pub started_at: Option<DateTime<Utc>>,
     /// `unix` or `tcp` (an ovdev addition; without it, an absolute `addr` means unix).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -322,7 +358,7 @@ fn parse_go_time(s: &str) -> Result<Option<DateTime<Utc>>, chrono::ParseError> {
     Ok(Some(DateTime::parse_from_rfc3339(s)?.with_timezone(&Utc)))
 }
 
-mod go_time {
+pub(crate) mod go_time {
     use super::*;
     use serde::{Deserializer, Serializer};
 
@@ -339,7 +375,7 @@ mod go_time {
     }
 }
 
-mod go_time_required {
+pub(crate) mod go_time_required {
     use super::*;
     use serde::{Deserializer, Serializer};
 
@@ -355,7 +391,7 @@ mod go_time_required {
     }
 }
 
-mod go_duration {
+pub(crate) mod go_duration {
     use super::*;
     use serde::{Deserializer, Serializer};
 

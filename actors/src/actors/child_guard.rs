@@ -13,6 +13,7 @@
 
 use actix::prelude::*;
 
+use crate::build_history::BuildRecord;
 pub use crate::plugin_status::ChildKind;
 use crate::plugin_status::StatusEvent;
 use crate::restart::ExitKind;
@@ -29,6 +30,8 @@ pub enum ChildEvent {
     /// The plugin was reloaded after a good build (Go watcher): by the IDE's host or the
     /// built-in one; the error when the reload failed.
     Reloaded(Result<(), String>),
+    /// A build ended (any way): the plugin's build history keeps it.
+    BuildFinished(BuildRecord),
     /// The child's run ended without a stop request; its process group is gone.
     /// `vite_port`: the port a Vite run ended on.
     Ended {

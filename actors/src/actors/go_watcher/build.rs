@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::GoWatcherActor;
 use crate::actors::child_guard::ChildEvent;
@@ -14,6 +14,7 @@ use crate::actors::child_run::ChildRun;
 use crate::build_errors::{
     failure_log_line, failure_summary, is_build_error_line, parse_build_errors,
 };
+use crate::build_history::{BuildRecord, BuildResult, BuildTrigger};
 use crate::plugin_status::StatusEvent;
 use crate::process::ProcessSpec;
 use crate::types::{BuildError, DevProcessStatus, LogLevel};
@@ -29,11 +30,16 @@ pub(super) struct RunningBuild {
     /// The compiler; `None` once it exited and the binary is being installed and reloaded.
     pub(super) child: Option<ChildRun>,
     pub(super) started: Instant,
+    pub(super) started_at: DateTime<Utc>,
+    /// Why it runs (the build history).
+    pub(super) trigger: BuildTrigger,
     pub(super) output: Vec<String>,
     /// Lines of output beyond `MAX_BUILD_OUTPUT_LINES`, not kept.
     pub(super) output_cut: usize,
     /// Stopped by ovdev (a newer save, or the time limit): its end reports nothing.
     pub(super) cancelled: bool,
+    /// Stopped at the time limit.
+    pub(super) timed_out: bool,
     pub(super) timeout: Option<SpawnHandle>,
 }
 
@@ -84,13 +90,17 @@ impl GoWatcherActor {
                 let timeout = ctx.run_later(self.settings.build_timeout, move |act, ctx| {
                     act.on_build_timeout(run, ctx);
                 });
+                let first = run == 1;
                 self.builds.start(RunningBuild {
                     run,
                     child: Some(child),
                     started: Instant::now(),
+                    started_at: Utc::now(),
+                    trigger: self.trigger.take(first),
                     output: Vec::new(),
                     output_cut: 0,
                     cancelled: false,
+                    timed_out: false,
                     timeout: Some(timeout),
                 });
                 self.report(DevProcessStatus::Building, None);
@@ -116,6 +126,18 @@ impl GoWatcherActor {
         if let Some(t) = build.timeout.take() {
             ctx.cancel_future(t);
         }
+        let limit = self.settings.build_timeout.as_secs();
+        let mut record = build.record(if build.timed_out {
+            BuildResult::TimedOut
+        } else {
+            // The build that replaces it is for these changes too.
+            self.trigger.carry(&build.trigger);
+            BuildResult::Cancelled
+        });
+        if record.result == BuildResult::TimedOut {
+            record.error = format!("stopped after {limit}s, the build time limit");
+        }
+        self.parent.report(ChildEvent::BuildFinished(record));
         self.notice.track(None);
         child
             .stop(CANCEL_GRACE)
@@ -136,6 +158,7 @@ impl GoWatcherActor {
         if build.child.is_none() {
             return;
         }
+        build.timed_out = true;
         let limit = self.settings.build_timeout;
         let msg = format!(
             "the build did not finish within {}s and was stopped (a source file that is a FIFO or device, or a hung network mount, can block `go build`); the next save builds again",
@@ -156,6 +179,18 @@ impl GoWatcherActor {
         errors: Vec<BuildError>,
         ctx: &mut Context<Self>,
     ) {
+        if let Some(build) = self.builds.current() {
+            let result = if status == DevProcessStatus::Ready {
+                BuildResult::Succeeded
+            } else {
+                BuildResult::Failed
+            };
+            let mut record = build.record(result);
+            record.duration = duration;
+            record.error = error.clone().unwrap_or_default();
+            record.errors = errors.clone();
+            self.parent.report(ChildEvent::BuildFinished(record));
+        }
         let again = self.builds.end();
         if !errors.is_empty() {
             self.parent.report(ChildEvent::BuildErrors(errors));
@@ -171,6 +206,21 @@ impl GoWatcherActor {
             self.watch_logs
                 .info("sources changed during the build; building again");
             self.request_build(ctx);
+        }
+    }
+}
+
+impl RunningBuild {
+    /// This build as the history keeps it, ended with `result` now.
+    fn record(&self, result: BuildResult) -> BuildRecord {
+        BuildRecord {
+            number: 0,
+            trigger: self.trigger.clone(),
+            started_at: self.started_at,
+            duration: self.started.elapsed(),
+            result,
+            error: String::new(),
+            errors: Vec::new(),
         }
     }
 }

@@ -21,6 +21,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use super::child_guard::{ExitNotice, ParentLink};
 use super::child_output::OutputTail;
 use super::log_buffer::LogSink;
+use crate::build_history::PendingTrigger;
 use crate::build_queue::BuildQueue;
 use crate::debounce::Debounce;
 use crate::go_sources::GoSources;
@@ -60,6 +61,8 @@ pub struct GoWatcherActor {
     sources: GoSources,
     /// The running build, and whether one more is due after it.
     builds: BuildQueue<RunningBuild>,
+    /// What the next build is for (the build history's trigger).
+    trigger: PendingTrigger,
     run: u64,
     stopping: bool,
     tail: OutputTail,
@@ -86,6 +89,7 @@ impl GoWatcherActor {
             timer: None,
             sources: GoSources::default(),
             builds: BuildQueue::default(),
+            trigger: PendingTrigger::default(),
             run: 0,
             stopping: false,
             tail: OutputTail::default(),
@@ -186,6 +190,7 @@ impl StreamHandler<notify::Result<Event>> for GoWatcherActor {
             }
         };
         let seen = self.sources.on_event(&event);
+        self.trigger.changed(&seen.paths);
         if seen.dir_back {
             let dev = self.settings.dev_path.display();
             self.watch_logs
@@ -216,6 +221,7 @@ impl Handler<RequestBuild> for GoWatcherActor {
     type Result = ();
 
     fn handle(&mut self, _: RequestBuild, ctx: &mut Self::Context) {
+        self.trigger.manual();
         self.request_build(ctx);
     }
 }

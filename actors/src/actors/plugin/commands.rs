@@ -10,6 +10,7 @@ use crate::actors::log_buffer::{GetLogs, PublishInOrder, StopLogBuffer};
 use crate::actors::plugin_process::StopPluginProcess;
 use crate::actors::port_allocator::ReleasePluginPorts;
 use crate::actors::vite::StopVite;
+use crate::build_history::BuildRecord;
 use crate::error::DevServerError;
 use crate::events::DevServerEvent;
 use crate::types::{DevProcessStatus, DevServerState, LogEntry};
@@ -38,6 +39,19 @@ impl Handler<GetPluginLogs> for PluginActor {
     fn handle(&mut self, msg: GetPluginLogs, _: &mut Self::Context) -> Self::Result {
         let logs = self.logs.clone();
         Box::pin(async move { logs.send(GetLogs(msg.0)).await.unwrap_or_default() })
+    }
+}
+
+/// The plugin's last builds, oldest first.
+#[derive(Message, Debug)]
+#[rtype(result = "Vec<BuildRecord>")]
+pub struct GetBuildHistory;
+
+impl Handler<GetBuildHistory> for PluginActor {
+    type Result = MessageResult<GetBuildHistory>;
+
+    fn handle(&mut self, _: GetBuildHistory, _: &mut Self::Context) -> Self::Result {
+        MessageResult(self.builds.records())
     }
 }
 

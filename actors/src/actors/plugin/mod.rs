@@ -12,9 +12,10 @@ mod reports;
 
 #[cfg(feature = "test-hooks")]
 pub use commands::PanicChild;
-pub use commands::{GetPluginLogs, GetState, Rebuild, StopPlugin};
+pub use commands::{GetBuildHistory, GetPluginLogs, GetState, Rebuild, StopPlugin};
 pub use reload::ReloadProcess;
 
+use crate::build_history::BuildHistory;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -114,6 +115,8 @@ pub struct PluginActor {
     go_sup: Supervision,
     process_sup: Supervision,
     pending_reload: Option<PendingReload>,
+    /// The last builds (kept here so that they outlive a restarted Go watcher).
+    builds: BuildHistory,
     next_generation: u64,
     /// Logged once the actor runs (see `PluginPlan::notes`).
     notes: Vec<String>,
@@ -145,6 +148,7 @@ impl PluginActor {
             vite: None,
             go: None,
             process: None,
+            builds: BuildHistory::default(),
             vite_sup: Supervision::new(plan.vite_policy),
             go_sup: Supervision::new(plan.go_watcher_policy),
             process_sup: Supervision::new(plan.process_policy),

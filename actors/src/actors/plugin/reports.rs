@@ -163,6 +163,7 @@ impl Handler<ChildReport> for PluginActor {
                     self.publish(DevServerEvent::ReloadError(self.metadata.clone(), error));
                 }
             }
+            ChildEvent::BuildFinished(record) => self.builds.push(record),
             ChildEvent::Gone { .. } => {}
         }
     }

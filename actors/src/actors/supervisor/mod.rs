@@ -7,7 +7,8 @@ mod queries;
 
 pub use external::{AttachExternal, DetachExternal, GetExternalPluginInfo};
 pub use queries::{
-    GetDevServerLogs, GetDevServerState, IsManaged, ListDevServerStates, RebuildPlugin,
+    GetDevServerBuilds, GetDevServerLogs, GetDevServerState, IsManaged, ListDevServerStates,
+    RebuildPlugin,
 };
 
 use std::collections::HashMap;

@@ -4,7 +4,8 @@
 use actix::prelude::*;
 
 use super::{DevServerSupervisor, Entry};
-use crate::actors::plugin::{GetPluginLogs, GetState, Rebuild};
+use crate::actors::plugin::{GetBuildHistory, GetPluginLogs, GetState, Rebuild};
+use crate::build_history::BuildRecord;
 use crate::error::DevServerError;
 use crate::types::{DevServerState, LogEntry};
 
@@ -104,6 +105,27 @@ impl Handler<GetDevServerLogs> for DevServerSupervisor {
         Box::pin(async move {
             match addr {
                 Some(a) => a.send(GetPluginLogs(msg.last)).await.unwrap_or_default(),
+                None => Vec::new(),
+            }
+        })
+    }
+}
+
+/// A plugin's last builds, oldest first; empty when no dev server runs.
+#[derive(Message, Debug)]
+#[rtype(result = "Vec<BuildRecord>")]
+pub struct GetDevServerBuilds {
+    pub plugin_id: String,
+}
+
+impl Handler<GetDevServerBuilds> for DevServerSupervisor {
+    type Result = ResponseFuture<Vec<BuildRecord>>;
+
+    fn handle(&mut self, msg: GetDevServerBuilds, _: &mut Self::Context) -> Self::Result {
+        let addr = self.managed(&msg.plugin_id);
+        Box::pin(async move {
+            match addr {
+                Some(a) => a.send(GetBuildHistory).await.unwrap_or_default(),
                 None => Vec::new(),
             }
         })
