@@ -14,6 +14,7 @@ use ovdev_actors::package_manager::PackageManager;
 use ovdev_actors::process::{find_on_path, is_executable};
 use ovdev_actors::restart::RestartPolicy;
 
+use crate::api::{ApiOptions, ApiServer, ApiStartError};
 use crate::handle::DevServerHandle;
 
 /// Environment variable that overrides the default state directory.
@@ -34,6 +35,8 @@ pub enum BuilderError {
     Thread(#[from] std::io::Error),
     #[error("the engine thread exited during start-up")]
     EngineDied,
+    #[error(transparent)]
+    Api(#[from] ApiStartError),
 }
 
 /// Configures and starts the dev-server engine.
@@ -46,6 +49,8 @@ pub struct DevServerBuilder {
     node: Option<PathBuf>,
     /// Timing, limits and ports; the state directory and tools are resolved in `resolve`.
     config: EngineConfig,
+    /// The local API, when turned on.
+    api: Option<ApiOptions>,
 }
 
 impl DevServerBuilder {
@@ -64,6 +69,7 @@ impl DevServerBuilder {
             package_manager_path: None,
             node: None,
             config: EngineConfig::new(PathBuf::new()),
+            api: None,
         }
     }
 
@@ -241,6 +247,13 @@ impl DevServerBuilder {
         self.tweak(move |c| c.event_capacity = n)
     }
 
+    /// Serves the local API (a unix socket in `<state>/run`, and TCP when `options.tcp` is
+    /// set) so that programs in any language can drive the engine; see `docs/api.md`.
+    pub fn api(mut self, options: ApiOptions) -> Self {
+        self.api = Some(options);
+        self
+    }
+
     /// The settings the engine would run with; no side effects.
     pub fn resolve(&self) -> Result<EngineConfig, BuilderError> {
         let state_dir = resolve_state_dir(self.state_dir.clone())?;
@@ -259,7 +272,28 @@ impl DevServerBuilder {
     /// Starts the engine: inside the current actix System when called within one, else on a
     /// System thread of its own. The handle works from any tokio runtime.
     pub fn start(self) -> Result<DevServerHandle, BuilderError> {
+        let api = self.api.clone();
         let cfg = Arc::new(self.resolve()?);
+        let state_dir = cfg.state_dir.clone();
+        let handle = self.start_engine(cfg)?;
+        if let Some(options) = api {
+            match ApiServer::start(&handle, &state_dir, options) {
+                Ok(server) => handle.set_api(server),
+                Err(e) => {
+                    // Nothing may be left running when the start fails.
+                    let stopping = handle.clone();
+                    let _ = std::thread::spawn(move || {
+                        futures::executor::block_on(stopping.shutdown())
+                    })
+                    .join();
+                    return Err(BuilderError::Api(e));
+                }
+            }
+        }
+        Ok(handle)
+    }
+
+    fn start_engine(&self, cfg: Arc<EngineConfig>) -> Result<DevServerHandle, BuilderError> {
         let bus = EventBus::new(cfg.event_capacity);
         let host = self.host.clone();
         if actix_rt::System::try_current().is_some() {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use actix::Addr;
 use ovdev_actors::actors::supervisor::{
@@ -27,7 +27,20 @@ struct Inner {
     bus: EventBus,
     /// The System the builder started for the engine, stopped after shutdown.
     system: Option<actix_rt::System>,
+    /// The local API, when the builder turned it on.
+    api: Mutex<Option<crate::api::ApiServer>>,
     shut_down: AtomicBool,
+}
+
+/// A handle that does not keep the engine alive (the API server holds one).
+#[derive(Clone)]
+pub(crate) struct WeakHandle(Weak<Inner>);
+
+impl WeakHandle {
+    /// The handle, while someone else still holds one.
+    pub(crate) fn upgrade(&self) -> Option<DevServerHandle> {
+        self.0.upgrade().map(|inner| DevServerHandle { inner })
+    }
 }
 
 impl DevServerHandle {
@@ -41,9 +54,24 @@ impl DevServerHandle {
                 addr,
                 bus,
                 system,
+                api: Mutex::new(None),
                 shut_down: AtomicBool::new(false),
             }),
         }
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakHandle {
+        WeakHandle(Arc::downgrade(&self.inner))
+    }
+
+    pub(crate) fn set_api(&self, server: crate::api::ApiServer) {
+        *self.inner.api.lock().unwrap_or_else(|p| p.into_inner()) = Some(server);
+    }
+
+    /// Where the local API listens (socket, URL, token), when the builder turned it on.
+    pub fn api_info(&self) -> Option<crate::api::ApiInfo> {
+        let api = self.inner.api.lock().unwrap_or_else(|p| p.into_inner());
+        api.as_ref().map(|a| a.info().clone())
     }
 
     /// Every event published from now on; a subscriber that lags is told what it missed.
@@ -199,6 +227,16 @@ impl DevServerHandle {
     pub async fn shutdown(&self) {
         if self.inner.shut_down.swap(true, Ordering::SeqCst) {
             return;
+        }
+        // The API first: its runtime file goes, and no request reaches a stopping engine.
+        let api = self
+            .inner
+            .api
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(mut api) = api {
+            api.stop().await;
         }
         let _ = self.inner.addr.send(Shutdown).await;
         if let Some(system) = &self.inner.system {

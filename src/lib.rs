@@ -7,6 +7,7 @@
 //! an implementation detail: everything an embedder needs is exported here; see
 //! `docs/architecture.md`.
 
+pub mod api;
 mod builder;
 mod handle;
 pub mod manifest;

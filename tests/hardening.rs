@@ -102,10 +102,10 @@ async fn a_fifo_named_devinfo_does_not_freeze_the_engine() {
 async fn a_fifo_among_the_run_files_does_not_hang_start_up() {
     let root = tempfile::tempdir().unwrap();
     let state = root.path().join("state");
-    mkfifo(&state.join("run/ovdev-999999.json"));
-    std::fs::create_dir_all(state.join("run/ovdev-999998.json")).unwrap();
-    let _socket = std::os::unix::net::UnixListener::bind(state.join("run/ovdev-999997.json"));
-    std::os::unix::fs::symlink("/dev/zero", state.join("run/ovdev-999996.json")).unwrap();
+    mkfifo(&state.join("run/ovdev-999999.procs.json"));
+    std::fs::create_dir_all(state.join("run/ovdev-999998.procs.json")).unwrap();
+    let _socket = std::os::unix::net::UnixListener::bind(state.join("run/ovdev-999997.procs.json"));
+    std::os::unix::fs::symlink("/dev/zero", state.join("run/ovdev-999996.procs.json")).unwrap();
     let (mut child, mut lines) = run_ticker(root.path(), &state);
     let mut seen = vec![];
     next_tick(&mut lines, &mut seen, 0).await;

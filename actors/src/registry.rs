@@ -1,6 +1,6 @@
 //! The record of every process group the engine spawned, so that nothing outlives it.
 //!
-//! - A file `<state>/run/ovdev-<pid>.json` lists the live groups (leader pid, pgid, leader
+//! - A file `<state>/run/ovdev-<pid>.procs.json` lists the live groups (leader pid, pgid, leader
 //!   start time, command). A later engine start kills the groups of engines that are gone,
 //!   but only when the leader's start time still matches: a recycled PID is never touched.
 //! - A watchdog process (a small `sh` loop in a process group of its own, ignoring SIGINT,
@@ -81,6 +81,8 @@ struct Inner {
 const FORGOTTEN_FOR: Duration = Duration::from_secs(30);
 
 /// The largest run file read back (a record per process group; far beyond any real one).
+/// The end of a process record's name, `ovdev-<pid>.procs.json` (`ovdev-<pid>.json` is the API's runtime file).
+pub const RUN_FILE_SUFFIX: &str = ".procs.json";
 const MAX_RUN_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// See the module doc. Shared by every actor of one engine.
@@ -100,7 +102,7 @@ struct Shared {
 const WRITE_COALESCE: Duration = Duration::from_millis(10);
 
 impl ProcessRegistry {
-    /// A registry writing `<state>/run/ovdev-<pid>.json`, with a watchdog when `watchdog`.
+    /// A registry writing `<state>/run/ovdev-<pid>.procs.json`, with a watchdog when `watchdog`.
     /// Problems (an unwritable state directory, no `sh`) are logged; the registry then works
     /// with what it has.
     pub fn open(state_dir: &Path, watchdog: bool) -> Self {
@@ -113,7 +115,7 @@ impl ProcessRegistry {
         };
         let dir = state_dir.join("run");
         let file = match std::fs::create_dir_all(&dir) {
-            Ok(()) => Some(dir.join(format!("ovdev-{pid}.json"))),
+            Ok(()) => Some(dir.join(format!("ovdev-{pid}{RUN_FILE_SUFFIX}"))),
             Err(e) => {
                 tracing::warn!(dir = %dir.display(), error = %e, "cannot record spawned processes");
                 None
@@ -404,7 +406,7 @@ pub fn kill_leftovers(state_dir: &Path) -> Vec<String> {
         // A temporary left by an engine killed mid-write: removed once that engine is gone.
         if let Some(pid) = name
             .strip_prefix("ovdev-")
-            .and_then(|n| n.strip_suffix(".json.tmp"))
+            .and_then(|n| n.strip_suffix(".procs.json.tmp"))
             .and_then(|n| n.parse::<i32>().ok())
         {
             if pid != std::process::id() as i32 && proc_entry(pid).is_none() {
@@ -412,7 +414,7 @@ pub fn kill_leftovers(state_dir: &Path) -> Vec<String> {
             }
             continue;
         }
-        if !(name.starts_with("ovdev-") && name.ends_with(".json")) {
+        if !(name.starts_with("ovdev-") && name.ends_with(RUN_FILE_SUFFIX)) {
             continue;
         }
         let bytes = match read_untrusted(&path, MAX_RUN_FILE_BYTES) {
@@ -457,7 +459,7 @@ mod tests {
         let reg = ProcessRegistry::open(state.path(), false);
         let file = state
             .path()
-            .join(format!("run/ovdev-{}.json", std::process::id()));
+            .join(format!("run/ovdev-{}.procs.json", std::process::id()));
         let (mut child, pgid) = reg
             .spawn(&ProcessSpec::new("sleep", vec!["30".into()], "/"))
             .unwrap();
@@ -492,7 +494,7 @@ mod tests {
         std::fs::create_dir_all(state.join("run")).unwrap();
         let run = RunFile { owner, groups };
         std::fs::write(
-            state.join("run/ovdev-999999.json"),
+            state.join("run/ovdev-999999.procs.json"),
             serde_json::to_vec(&run).unwrap(),
         )
         .unwrap();
@@ -547,7 +549,7 @@ mod tests {
         );
         let _ = recycled.kill();
         let _ = recycled.wait();
-        assert!(!state.path().join("run/ovdev-999999.json").exists());
+        assert!(!state.path().join("run/ovdev-999999.procs.json").exists());
     }
 
     #[test]
@@ -562,7 +564,7 @@ mod tests {
         };
         leftover_file(state.path(), owner, vec![]);
         assert!(kill_leftovers(state.path()).is_empty());
-        assert!(state.path().join("run/ovdev-999999.json").exists());
+        assert!(state.path().join("run/ovdev-999999.procs.json").exists());
     }
 
     #[tokio::test]
@@ -603,7 +605,7 @@ mod tests {
         let reg = ProcessRegistry::open(state.path(), false);
         let file = state
             .path()
-            .join(format!("run/ovdev-{}.json", std::process::id()));
+            .join(format!("run/ovdev-{}.procs.json", std::process::id()));
         let changed = &reg.shared.changed;
         for pgid in 0..200 {
             reg.with(|inner| {
@@ -640,8 +642,8 @@ mod tests {
         let state = tempfile::tempdir().unwrap();
         let run = state.path().join("run");
         std::fs::create_dir_all(&run).unwrap();
-        let dead = run.join("ovdev-999999.json.tmp");
-        let live = run.join(format!("ovdev-{}.json.tmp", std::process::id()));
+        let dead = run.join("ovdev-999999.procs.json.tmp");
+        let live = run.join(format!("ovdev-{}.procs.json.tmp", std::process::id()));
         std::fs::write(&dead, "{").unwrap();
         std::fs::write(&live, "{").unwrap();
         kill_leftovers(state.path());

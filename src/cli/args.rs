@@ -19,6 +19,128 @@ pub enum Command {
     /// Run a go-plugin plugin binary in external mode: write its .devinfo so a running
     /// Omniview IDE (or `ovdev dev`) attaches to it; for use with air or a debugger.
     ServeExternal(ServeExternalArgs),
+    /// List the plugins of a running ovdev.
+    Ls(VerbArgs),
+    /// Show one plugin's state.
+    Get(IdArgs),
+    /// Show a plugin's logs (`-f` follows them).
+    Logs(LogsArgs),
+    /// Show the build errors of a plugin's last build (exit 4 when there are some).
+    Errors(IdArgs),
+    /// Show a plugin's last builds.
+    Builds(IdArgs),
+    /// Rebuild a plugin's Go backend and wait for the result (exit 4 when it fails).
+    Rebuild(RebuildArgs),
+    /// Restart a plugin's dev server.
+    Restart(IdArgs),
+    /// Stop a plugin's dev server.
+    Stop(IdArgs),
+    /// Start a dev server for a plugin directory in a running ovdev.
+    Start(StartArgs),
+    /// Attach to a plugin run outside ovdev (its .devinfo).
+    Attach(AttachArgs),
+    /// Drop the attachment to an external plugin (its process is untouched).
+    Detach(IdArgs),
+    /// Wait until a plugin is ready (exit 3 on timeout, 4 when it is in error).
+    Wait(WaitArgs),
+}
+
+/// How a verb finds the running ovdev, and how it prints.
+#[derive(Debug, Args, Clone)]
+pub struct VerbArgs {
+    /// State directory of the ovdev to talk to (default: $OMNIVIEW_STATE_DIR, else ~/.omniview).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// The ovdev process to talk to, when several run on the state directory.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+
+    /// Print JSON (the API's payloads) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// Plugin id (may be left out when the ovdev runs exactly one plugin).
+    pub id: Option<String>,
+    #[command(flatten)]
+    pub common: VerbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Plugin id (may be left out when the ovdev runs exactly one plugin).
+    pub id: Option<String>,
+    /// Keep printing new lines as they come (Ctrl-C to stop).
+    #[arg(long, short)]
+    pub follow: bool,
+    /// Only the last N lines.
+    #[arg(long, value_name = "N")]
+    pub tail: Option<usize>,
+    /// Only lines after this sequence number.
+    #[arg(long, value_name = "SEQ")]
+    pub since: Option<u64>,
+    /// Only lines of this level or more severe: debug, info, warn, error.
+    #[arg(long, value_name = "LEVEL", value_parser = ["debug", "info", "warn", "error"])]
+    pub level: Option<String>,
+    /// Only lines of this source: vite, go-build, go-watch, manager, plugin.
+    #[arg(long, value_name = "SOURCE", value_parser = ["vite", "go-build", "go-watch", "manager", "plugin"])]
+    pub source: Option<String>,
+    #[command(flatten)]
+    pub common: VerbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// Plugin id (may be left out when the ovdev runs exactly one plugin).
+    pub id: Option<String>,
+    /// Return once the build is requested, without waiting for its result.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// How long to wait for the build (for example 90s, 5m).
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub timeout: String,
+    #[command(flatten)]
+    pub common: VerbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// The plugin directory (with plugin.yaml).
+    pub dir: PathBuf,
+    /// Plugin id, instead of plugin.yaml's `id`.
+    #[arg(long)]
+    pub id: Option<String>,
+    #[command(flatten)]
+    pub common: VerbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Plugin id.
+    pub id: String,
+    /// A Vite port to use instead of the .devinfo's.
+    #[arg(long, value_name = "N")]
+    pub vite_port: Option<u16>,
+    #[command(flatten)]
+    pub common: VerbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Plugin id (may be left out when the ovdev runs exactly one plugin).
+    pub id: Option<String>,
+    /// What to wait for: `ready` (its Go build and Vite are ready) or `connected` (ready,
+    /// and the launched plugin answers its gRPC health check).
+    #[arg(long = "for", default_value = "ready", value_name = "CONDITION", value_parser = ["ready", "connected"])]
+    pub condition: String,
+    /// How long to wait (for example 60s, 2m, 500ms).
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub timeout: String,
+    #[command(flatten)]
+    pub common: VerbArgs,
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +254,16 @@ pub struct DevArgs {
     /// No `HH:MM:SS` time at the start of each human output line.
     #[arg(long)]
     pub no_timestamps: bool,
+
+    /// Do not serve the local API (the unix socket the `ovdev ls/logs/rebuild/...` verbs use).
+    #[arg(long)]
+    pub no_api: bool,
+
+    /// Also serve the local API on this TCP address, for example 127.0.0.1:7777 (port 0: any
+    /// free port). The token is required there too; a non-loopback address is reachable
+    /// from other machines.
+    #[arg(long, value_name = "ADDR")]
+    pub api_addr: Option<std::net::SocketAddr>,
 
     /// More diagnostics on stderr (or set OVDEV_LOG, e.g. OVDEV_LOG=debug).
     #[arg(long, short)]

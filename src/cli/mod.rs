@@ -3,9 +3,11 @@
 mod args;
 mod hints;
 mod host;
+mod instance;
 mod output;
 mod print_thread;
 mod serve_external;
+mod verbs;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -33,6 +35,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Dev(args) => run_dev(args),
         Command::ServeExternal(args) => serve_external::run(args),
+        verb => Ok(ExitCode::from(verbs::run(verb))),
     }
 }
 
@@ -128,6 +131,14 @@ fn run_dev(mut args: DevArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(node) = &args.node {
         builder = builder.node(node);
+    }
+    if !args.no_api {
+        builder = builder.api(omniview_devserver::api::ApiOptions {
+            tcp: args.api_addr,
+            ..Default::default()
+        });
+    } else if args.api_addr.is_some() {
+        return usage_error("`--api-addr` and `--no-api` contradict each other; leave one out");
     }
     let printer = Printer::new(
         args.json,

@@ -1,0 +1,574 @@
+//! The verbs that drive a running ovdev through its API: `ls`, `get`, `logs`, `errors`,
+//! `builds`, `rebuild`, `restart`, `stop`, `start`, `attach`, `detach`, `wait`.
+//!
+//! Exit codes: 0 done; 1 it could not be done (no ovdev running, refused, connection lost);
+//! 2 usage; 3 `wait` or `rebuild` timed out; 4 the answer is a failure (`errors`: the last
+//! build has errors; `rebuild`: the build failed; `wait`: the plugin is in error).
+
+use std::io::Write as _;
+
+use axum::http::Method;
+use futures::StreamExt as _;
+use omniview_devserver::api::client::{ApiClient, SseEvent};
+use omniview_devserver::manifest::plugin_id_of;
+use omniview_devserver::{
+    BuildErrorsPayload, BuildRecord, BuildResult, BuildTrigger, DevProcessStatus, DevServerMode,
+    DevServerState, LogEntry, Severity,
+};
+use ovdev_actors::ansi::strip_ansi;
+
+use super::args::{
+    AttachArgs, Command, IdArgs, LogsArgs, RebuildArgs, StartArgs, VerbArgs, WaitArgs,
+};
+use super::instance::{client_for, find, parse_duration, VerbError};
+
+/// Exit code: timed out.
+const TIMED_OUT: u8 = 3;
+/// Exit code: the answer is a failure.
+const FAILURE: u8 = 4;
+
+type Outcome = Result<u8, VerbError>;
+
+/// Runs a verb; its exit code.
+pub fn run(command: Command) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ovdev: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match command {
+            Command::Ls(a) => ls(a).await,
+            Command::Get(a) => get(a).await,
+            Command::Logs(a) => logs(a).await,
+            Command::Errors(a) => errors(a).await,
+            Command::Builds(a) => builds(a).await,
+            Command::Rebuild(a) => rebuild(a).await,
+            Command::Restart(a) => simple(a, "restart", "restarted").await,
+            Command::Stop(a) => simple(a, "stop", "stopped").await,
+            Command::Start(a) => start(a).await,
+            Command::Attach(a) => attach(a).await,
+            Command::Detach(a) => simple(a, "detach", "detached from").await,
+            Command::Wait(a) => wait(a).await,
+            Command::Dev(_) | Command::ServeExternal(_) => Ok(2),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ovdev: {}", e.message);
+            e.code
+        }
+    }
+}
+
+fn print_json(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes);
+    let _ = out.write_all(b"\n");
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, VerbError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        VerbError::failed(format!(
+            "ovdev's answer is not what this ovdev understands: {e}"
+        ))
+    })
+}
+
+fn side(status: DevProcessStatus) -> String {
+    status.to_string()
+}
+
+fn local_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&chrono::Local)
+        .format("%H:%M:%S")
+        .to_string()
+}
+
+async fn ls(a: VerbArgs) -> Outcome {
+    let info = find(&a)?;
+    let client = ApiClient::new(&info);
+    let bytes = client.call(Method::GET, "/api/v1/plugins", None).await?;
+    if a.json {
+        print_json(&bytes);
+        return Ok(0);
+    }
+    let states: Vec<DevServerState> = decode(&bytes)?;
+    if states.is_empty() {
+        println!("ovdev (pid {}) runs no plugins", info.pid);
+        return Ok(0);
+    }
+    let width = states
+        .iter()
+        .map(|s| s.plugin_id.len())
+        .max()
+        .unwrap_or(2)
+        .max(2);
+    println!(
+        "{:width$}  {:8}  {:8}  {:8}  {:4}  URL",
+        "ID", "MODE", "GO", "VITE", "GRPC"
+    );
+    for s in &states {
+        let mode = serde_json::to_value(s.mode)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        println!(
+            "{:width$}  {:8}  {:8}  {:8}  {:4}  {}",
+            s.plugin_id,
+            mode,
+            side(s.go_status),
+            side(s.vite_status),
+            if s.grpc_connected { "yes" } else { "no" },
+            s.vite_url
+        );
+        if !s.last_error.is_empty() {
+            println!("{:width$}  error: {}", "", first_line(&s.last_error));
+        }
+    }
+    Ok(0)
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+fn print_state(s: &DevServerState) {
+    let mode = serde_json::to_value(s.mode)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    println!("{} ({mode})", s.plugin_id);
+    let built = match s.last_build_time {
+        Some(t) => format!(
+            " (last build {} in {:.2}s)",
+            local_time(t),
+            s.last_build_duration.as_secs_f64()
+        ),
+        None => String::new(),
+    };
+    println!("  go:        {}{built}", side(s.go_status));
+    println!("  vite:      {} {}", side(s.vite_status), s.vite_url);
+    println!(
+        "  grpc:      {}",
+        if s.grpc_connected {
+            "connected"
+        } else {
+            "not connected"
+        }
+    );
+    if !s.dev_path.is_empty() {
+        println!("  directory: {}", s.dev_path);
+    }
+    println!("  restarts:  {}", s.restarts);
+    if !s.last_error.is_empty() {
+        println!(
+            "  error:     {}",
+            s.last_error.replace('\n', "\n             ")
+        );
+    }
+}
+
+/// Prints a state the API answered, as JSON or text.
+fn state_answer(bytes: &[u8], json: bool) -> Outcome {
+    if json {
+        print_json(bytes);
+    } else {
+        print_state(&decode(bytes)?);
+    }
+    Ok(0)
+}
+
+async fn get(a: IdArgs) -> Outcome {
+    let (client, _, id) = client_for(&a.common, a.id.as_deref())?;
+    let bytes = client
+        .call(Method::GET, &format!("/api/v1/plugins/{id}"), None)
+        .await?;
+    state_answer(&bytes, a.common.json)
+}
+
+fn print_error_list(errors: &[omniview_devserver::BuildError]) {
+    for e in errors {
+        let warn = if e.severity == Severity::Warning {
+            "warning: "
+        } else {
+            ""
+        };
+        println!("{}:{}:{}: {warn}{}", e.file, e.line, e.column, e.message);
+    }
+}
+
+async fn errors(a: IdArgs) -> Outcome {
+    let (client, _, id) = client_for(&a.common, a.id.as_deref())?;
+    let bytes = client
+        .call(Method::GET, &format!("/api/v1/plugins/{id}/errors"), None)
+        .await?;
+    let payload: BuildErrorsPayload = decode(&bytes)?;
+    if a.common.json {
+        print_json(&bytes);
+    } else if payload.errors.is_empty() {
+        println!("no build errors in the last build of {id}");
+    } else {
+        print_error_list(&payload.errors);
+    }
+    Ok(if payload.errors.is_empty() {
+        0
+    } else {
+        FAILURE
+    })
+}
+
+fn describe_trigger(t: &BuildTrigger) -> String {
+    match t {
+        BuildTrigger::Start => "start".into(),
+        BuildTrigger::Manual => "manual".into(),
+        BuildTrigger::Changes { files, more } => {
+            let first = files
+                .first()
+                .map(|f| f.rsplit('/').next().unwrap_or(f))
+                .unwrap_or("");
+            let others = files.len().saturating_sub(1) + *more as usize;
+            if others > 0 {
+                format!("saved {first} (+{others})")
+            } else {
+                format!("saved {first}")
+            }
+        }
+    }
+}
+
+fn result_word(r: BuildResult) -> &'static str {
+    match r {
+        BuildResult::Succeeded => "succeeded",
+        BuildResult::Failed => "failed",
+        BuildResult::Cancelled => "cancelled",
+        BuildResult::TimedOut => "timed out",
+    }
+}
+
+fn print_build(b: &BuildRecord) {
+    println!(
+        "#{:<4} {}  {:>7.2}s  {:9}  {}",
+        b.number,
+        local_time(b.started_at),
+        b.duration.as_secs_f64(),
+        result_word(b.result),
+        describe_trigger(&b.trigger)
+    );
+}
+
+async fn builds(a: IdArgs) -> Outcome {
+    let (client, _, id) = client_for(&a.common, a.id.as_deref())?;
+    let bytes = client
+        .call(Method::GET, &format!("/api/v1/plugins/{id}/builds"), None)
+        .await?;
+    if a.common.json {
+        print_json(&bytes);
+        return Ok(0);
+    }
+    let history: Vec<BuildRecord> = decode(&bytes)?;
+    if history.is_empty() {
+        println!("no builds of {id} yet");
+    }
+    history.iter().for_each(print_build);
+    Ok(0)
+}
+
+async fn rebuild(a: RebuildArgs) -> Outcome {
+    let timeout = parse_duration(&a.timeout)?;
+    let (client, _, id) = client_for(&a.common, a.id.as_deref())?;
+    let builds_path = format!("/api/v1/plugins/{id}/builds");
+    let before: Vec<BuildRecord> = client.get_json(&builds_path).await?;
+    let last = before.last().map_or(0, |b| b.number);
+    let mut events = client
+        .stream(&format!(
+            "/api/v1/events?plugin={id}&name=plugin/devserver/status"
+        ))
+        .await?;
+    client
+        .call(Method::POST, &format!("/api/v1/plugins/{id}/rebuild"), None)
+        .await?;
+    if a.no_wait {
+        if !a.common.json {
+            println!("rebuild of {id} requested");
+        }
+        return Ok(0);
+    }
+    let done = async {
+        loop {
+            let history: Vec<BuildRecord> = client.get_json(&builds_path).await?;
+            let finished = history
+                .into_iter()
+                .rfind(|b| b.number > last && b.result != BuildResult::Cancelled);
+            if let Some(b) = finished {
+                return Ok::<_, VerbError>(b);
+            }
+            match events.next().await {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e.into()),
+                None => return Err(VerbError::failed("ovdev stopped before the build finished")),
+            }
+        }
+    };
+    let build = match tokio::time::timeout(timeout, done).await {
+        Ok(b) => b?,
+        Err(_) => {
+            eprintln!(
+                "ovdev: the build of {id} did not finish within {}",
+                a.timeout
+            );
+            return Ok(TIMED_OUT);
+        }
+    };
+    if a.common.json {
+        print_json(&serde_json::to_vec(&build).unwrap_or_default());
+    } else {
+        print_build(&build);
+        print_error_list(&build.errors);
+        if build.errors.is_empty() && !build.error.is_empty() {
+            println!("{}", build.error);
+        }
+    }
+    Ok(if build.result == BuildResult::Succeeded {
+        0
+    } else {
+        FAILURE
+    })
+}
+
+async fn simple(a: IdArgs, op: &str, done: &str) -> Outcome {
+    let (client, _, id) = client_for(&a.common, a.id.as_deref())?;
+    let bytes = client
+        .call(Method::POST, &format!("/api/v1/plugins/{id}/{op}"), None)
+        .await?;
+    if !bytes.is_empty() {
+        return state_answer(&bytes, a.common.json);
+    }
+    if a.common.json {
+        print_json(b"{}");
+    } else {
+        println!("{done} {id}");
+    }
+    Ok(0)
+}
+
+async fn start(a: StartArgs) -> Outcome {
+    let id = plugin_id_of(&a.dir, a.id.as_deref()).map_err(|e| VerbError {
+        message: super::hints::manifest_error(&e),
+        code: 2,
+    })?;
+    let dir = std::fs::canonicalize(&a.dir)
+        .map_err(|e| VerbError::failed(format!("cannot resolve `{}`: {e}", a.dir.display())))?;
+    let info = find(&a.common)?;
+    let client = ApiClient::new(&info);
+    let body = serde_json::json!({ "devPath": dir.display().to_string() });
+    let bytes = client
+        .call(
+            Method::POST,
+            &format!("/api/v1/plugins/{id}/start"),
+            Some(body.to_string().into_bytes()),
+        )
+        .await?;
+    state_answer(&bytes, a.common.json)
+}
+
+async fn attach(a: AttachArgs) -> Outcome {
+    let (client, _, id) = client_for(&a.common, Some(&a.id))?;
+    let body = a.vite_port.map(|p| {
+        serde_json::json!({ "vitePort": p })
+            .to_string()
+            .into_bytes()
+    });
+    let bytes = client
+        .call(Method::POST, &format!("/api/v1/plugins/{id}/attach"), body)
+        .await?;
+    state_answer(&bytes, a.common.json)
+}
+
+/// True when `s` is what `wait --for` asks.
+fn condition_met(s: &DevServerState, condition: &str) -> bool {
+    use DevProcessStatus::{Idle, Ready};
+    let ready = s.mode != DevServerMode::Idle
+        && matches!(s.go_status, Ready | Idle)
+        && matches!(s.vite_status, Ready | Idle)
+        && !(s.go_status == Idle && s.vite_status == Idle);
+    ready && (condition != "connected" || s.grpc_connected)
+}
+
+fn in_error(s: &DevServerState) -> bool {
+    s.go_status == DevProcessStatus::Error || s.vite_status == DevProcessStatus::Error
+}
+
+/// Waits for the condition. An error the plugin is in when the wait begins is not the end
+/// (the fix may just have been saved); one it enters while waiting is (exit 4), and so is
+/// still being in error when the time is up.
+async fn wait(a: WaitArgs) -> Outcome {
+    let timeout = parse_duration(&a.timeout)?;
+    let (client, _, id) = client_for(&a.common, a.id.as_deref())?;
+    let mut events = client
+        .stream(&format!(
+            "/api/v1/events?plugin={id}&name=plugin/devserver/status"
+        ))
+        .await?;
+    let current = client
+        .get_json::<DevServerState>(&format!("/api/v1/plugins/{id}"))
+        .await;
+    let mut state = match current {
+        Ok(s) => Some(s),
+        Err(omniview_devserver::api::client::ClientError::Api { code, .. })
+            if code == "not_found" =>
+        {
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let waited = tokio::time::timeout(timeout, async {
+        let mut entered_error = false;
+        loop {
+            if let Some(s) = &state {
+                if condition_met(s, &a.condition) {
+                    return Ok(true);
+                }
+                if entered_error {
+                    return Ok(false);
+                }
+            }
+            match events.next().await {
+                Some(Ok(SseEvent { event, data, .. })) if event == "plugin/devserver/status" => {
+                    let new: DevServerState = decode(data.as_bytes())?;
+                    let was = state
+                        .as_ref()
+                        .filter(|s| in_error(s))
+                        .map(|s| s.last_error.clone());
+                    entered_error =
+                        in_error(&new) && was.as_deref() != Some(new.last_error.as_str());
+                    state = Some(new);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(VerbError::from(e)),
+                None => return Err(VerbError::failed("ovdev stopped while waiting")),
+            }
+        }
+    })
+    .await;
+    let met = match waited {
+        Ok(result) => result?,
+        Err(_) => false,
+    };
+    if a.common.json {
+        if let Some(s) = &state {
+            print_json(&serde_json::to_vec(s).unwrap_or_default());
+        }
+    }
+    match &state {
+        _ if met => {
+            if !a.common.json {
+                println!("{id} is {}", a.condition);
+            }
+            Ok(0)
+        }
+        Some(s) if in_error(s) => {
+            eprintln!("ovdev: {id} is in error: {}", s.last_error);
+            Ok(FAILURE)
+        }
+        _ => {
+            let now = state.as_ref().map_or("not running".to_string(), |s| {
+                format!("go {}, vite {}", s.go_status, s.vite_status)
+            });
+            eprintln!(
+                "ovdev: {id} was not {} within {} (now: {now})",
+                a.condition, a.timeout
+            );
+            Ok(TIMED_OUT)
+        }
+    }
+}
+
+fn logs_query(a: &LogsArgs, since: Option<u64>, tail: bool) -> String {
+    let mut q = Vec::new();
+    if let Some(s) = since {
+        q.push(format!("since={s}"));
+    }
+    if let (true, Some(t)) = (tail, a.tail) {
+        q.push(format!("tail={t}"));
+    }
+    if let Some(l) = &a.level {
+        q.push(format!("level={l}"));
+    }
+    if let Some(s) = &a.source {
+        q.push(format!("source={s}"));
+    }
+    if q.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", q.join("&"))
+    }
+}
+
+fn print_entries(entries: &[LogEntry], json: bool, colour_ok: bool) {
+    let mut out = std::io::stdout().lock();
+    for e in entries {
+        if json {
+            let _ = serde_json::to_writer(&mut out, e);
+            let _ = out.write_all(b"\n");
+            continue;
+        }
+        let msg = if colour_ok {
+            e.message.as_str().into()
+        } else {
+            strip_ansi(&e.message)
+        };
+        let level = match e.level {
+            omniview_devserver::LogLevel::Warn => "WARN ",
+            omniview_devserver::LogLevel::Error => "ERROR ",
+            _ => "",
+        };
+        let _ = writeln!(
+            out,
+            "{} [{}] {level}{msg}",
+            local_time(e.timestamp),
+            e.source.as_str()
+        );
+    }
+    let _ = out.flush();
+}
+
+async fn logs(a: LogsArgs) -> Outcome {
+    let (client, _, id) = client_for(&a.common, a.id.as_deref())?;
+    let colour_ok = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none();
+    let mut since = a.since;
+    if !a.follow || a.tail.is_some() {
+        let path = format!("/api/v1/plugins/{id}/logs{}", logs_query(&a, since, true));
+        let entries: Vec<LogEntry> = client.get_json(&path).await?;
+        print_entries(&entries, a.common.json, colour_ok);
+        if !a.follow {
+            return Ok(0);
+        }
+        since = entries.last().map(|e| e.seq).or(since).or(Some(0));
+    }
+    let path = format!(
+        "/api/v1/plugins/{id}/logs/stream{}",
+        logs_query(&a, since, false)
+    );
+    let mut stream = client.stream(&path).await?;
+    while let Some(ev) = stream.next().await {
+        let ev = ev?;
+        if ev.event == "ovdev/events_missed" {
+            eprintln!(
+                "ovdev: this reader fell behind; some lines were skipped ({})",
+                ev.data
+            );
+            continue;
+        }
+        let entries: Vec<LogEntry> = decode(ev.data.as_bytes())?;
+        print_entries(&entries, a.common.json, colour_ok);
+    }
+    Ok(0)
+}
