@@ -22,3 +22,20 @@ install_tool pnpm pnpm@12.21.0 pnpm
 install_tool yarn-classic yarn@1.22.22 yarn
 install_tool yarn-berry @yarnpkg/cli-dist@4.18.1 yarn
 install_tool bun bun@1.4.5 bun
+
+# The API's tests: TypeScript (tsc --strict on the generated bindings) from npm, and
+# schemathesis (fuzzing the API from its OpenAPI document) from PyPI in a virtualenv; pinned.
+api=target/api-tools
+if ! "$api/node_modules/.bin/tsc" --version 2>/dev/null | grep -q "7.0.2"; then
+  echo "setup: installing typescript@7.0.2 into $api" >&2
+  mkdir -p "$api"
+  npm install --prefix "$api" --no-audit --no-fund --no-save typescript@7.0.2 >/dev/null
+fi
+if ! "$api/venv/bin/schemathesis" --version 2>/dev/null | grep -q "4.32.5"; then
+  echo "setup: installing schemathesis 4.32.5 into $api/venv" >&2
+  if ! python3 -m venv "$api/venv" >/dev/null 2>&1; then
+    apt-get install -y python3-venv >/dev/null
+    python3 -m venv "$api/venv"
+  fi
+  "$api/venv/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
+fi

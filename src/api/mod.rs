@@ -15,6 +15,7 @@ pub mod openapi;
 mod routes;
 pub mod runtime_file;
 mod streams;
+pub mod wire;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

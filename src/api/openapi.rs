@@ -7,6 +7,7 @@ use utoipa::{Modify, OpenApi};
 use super::error::ErrorBody;
 use super::routes;
 use super::runtime_file::RuntimeInfo;
+use super::wire;
 use crate::{
     BuildError, BuildErrorsPayload, BuildRecord, BuildResult, BuildTrigger, DevInfoFile,
     DevProcessStatus, DevServerMode, DevServerState, LogEntry, LogLevel, LogSource, Severity,
@@ -29,7 +30,7 @@ use crate::{
         ErrorBody, routes::InstanceInfo, routes::StartRequest, routes::AttachRequest,
         routes::Managed, RuntimeInfo, DevServerState, DevServerMode, DevProcessStatus,
         LogEntry, LogLevel, LogSource, BuildError, BuildErrorsPayload, Severity, DevInfoFile,
-        BuildRecord, BuildResult, BuildTrigger
+        BuildRecord, BuildResult, BuildTrigger, wire::EventEnvelope, wire::MissedCount
     )),
     modifiers(&BearerToken),
     security(("token" = []))
