@@ -15,6 +15,16 @@ use crate::{
     LogEntry, LogLevel, LogSource,
 };
 
+/// The plugin id in a path (documentation only: [`PluginId`] validates it).
+#[derive(Debug, Clone, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // it only describes the path parameter in the OpenAPI document
+pub struct IdPath {
+    /// Plugin id: letters, digits, `.`, `_` and `-`, not starting with `.` or `-`, no `..`.
+    #[param(pattern = r"^[A-Za-z0-9_][A-Za-z0-9._-]*$", max_length = 255)]
+    pub id: String,
+}
+
 /// The most log entries one answer carries.
 pub const MAX_TAIL: usize = 100_000;
 
@@ -123,7 +133,7 @@ pub async fn list(State(state): State<ApiState>) -> Result<Json<Vec<DevServerSta
     Ok(Json(engine(&state)?.list_dev_server_states().await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/plugins/{id}", tag = "plugins", params(("id" = String, Path, description = "Plugin id")),
+#[utoipa::path(get, path = "/api/v1/plugins/{id}", tag = "plugins", params(IdPath),
     responses((status = 200, body = DevServerState), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
@@ -135,7 +145,7 @@ pub async fn get(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/plugins/{id}/start", tag = "control", params(("id" = String, Path, description = "Plugin id")),
+#[utoipa::path(post, path = "/api/v1/plugins/{id}/start", tag = "control", params(IdPath),
     request_body(content = Option<StartRequest>, description = "Optional; without `devPath` the host's dev path is used"),
     responses((status = 200, description = "Started (or already running)", body = DevServerState),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -161,7 +171,7 @@ pub async fn start(
     Ok(Json(started))
 }
 
-#[utoipa::path(post, path = "/api/v1/plugins/{id}/stop", tag = "control", params(("id" = String, Path, description = "Plugin id")),
+#[utoipa::path(post, path = "/api/v1/plugins/{id}/stop", tag = "control", params(IdPath),
     responses((status = 204, description = "Stopped: its processes are gone"), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn stop(
@@ -172,7 +182,7 @@ pub async fn stop(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/plugins/{id}/restart", tag = "control", params(("id" = String, Path, description = "Plugin id")),
+#[utoipa::path(post, path = "/api/v1/plugins/{id}/restart", tag = "control", params(IdPath),
     responses((status = 200, body = DevServerState), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn restart(
@@ -184,7 +194,7 @@ pub async fn restart(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/plugins/{id}/rebuild", tag = "control", params(("id" = String, Path, description = "Plugin id")),
+#[utoipa::path(post, path = "/api/v1/plugins/{id}/rebuild", tag = "control", params(IdPath),
     responses((status = 202, description = "A build starts now, or once more after the running one"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
@@ -196,7 +206,7 @@ pub async fn rebuild(
     Ok(StatusCode::ACCEPTED)
 }
 
-#[utoipa::path(get, path = "/api/v1/plugins/{id}/managed", tag = "plugins", params(("id" = String, Path, description = "Plugin id")),
+#[utoipa::path(get, path = "/api/v1/plugins/{id}/managed", tag = "plugins", params(IdPath),
     responses((status = 200, body = Managed), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn managed(
     State(state): State<ApiState>,
@@ -206,7 +216,7 @@ pub async fn managed(
     Ok(Json(Managed { managed }))
 }
 
-#[utoipa::path(post, path = "/api/v1/plugins/{id}/attach", tag = "control", params(("id" = String, Path, description = "Plugin id")),
+#[utoipa::path(post, path = "/api/v1/plugins/{id}/attach", tag = "control", params(IdPath),
     request_body(content = Option<AttachRequest>, description = "Optional"),
     responses((status = 200, body = DevServerState), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
@@ -219,7 +229,7 @@ pub async fn attach(
     Ok(Json(engine(&state)?.attach_external(&id, port).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/plugins/{id}/detach", tag = "control", params(("id" = String, Path, description = "Plugin id")),
+#[utoipa::path(post, path = "/api/v1/plugins/{id}/detach", tag = "control", params(IdPath),
     responses((status = 204, description = "Detached; the process is untouched"), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn detach(
@@ -230,7 +240,7 @@ pub async fn detach(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/plugins/{id}/devinfo", tag = "plugins", params(("id" = String, Path, description = "Plugin id")),
+#[utoipa::path(get, path = "/api/v1/plugins/{id}/devinfo", tag = "plugins", params(IdPath),
     responses((status = 200, description = "The attached external plugin's .devinfo (Omniview's GetExternalPluginInfo)", body = DevInfoFile),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn devinfo(
@@ -244,7 +254,7 @@ pub async fn devinfo(
         .ok_or_else(|| ApiError::not_found(format!("no external plugin `{id}` is attached")))
 }
 
-#[utoipa::path(get, path = "/api/v1/plugins/{id}/builds", tag = "plugins", params(("id" = String, Path, description = "Plugin id")),
+#[utoipa::path(get, path = "/api/v1/plugins/{id}/builds", tag = "plugins", params(IdPath),
     responses((status = 200, description = "The last 20 builds, oldest first", body = [BuildRecord]),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn builds(
@@ -256,7 +266,7 @@ pub async fn builds(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/plugins/{id}/errors", tag = "plugins", params(("id" = String, Path, description = "Plugin id")),
+#[utoipa::path(get, path = "/api/v1/plugins/{id}/errors", tag = "plugins", params(IdPath),
     responses((status = 200, description = "The errors of the last finished build (none when it succeeded)", body = BuildErrorsPayload),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn errors(
@@ -278,7 +288,7 @@ pub async fn errors(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/plugins/{id}/logs", tag = "logs", params(("id" = String, Path, description = "Plugin id"), LogsQuery),
+#[utoipa::path(get, path = "/api/v1/plugins/{id}/logs", tag = "logs", params(IdPath, LogsQuery),
     responses((status = 200, description = "Kept log entries, oldest first", body = [LogEntry]),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn logs(
@@ -320,7 +330,7 @@ pub struct LogStreamQuery {
     pub source: Option<LogSource>,
 }
 
-#[utoipa::path(get, path = "/api/v1/plugins/{id}/logs/stream", tag = "logs", params(("id" = String, Path, description = "Plugin id"), LogStreamQuery),
+#[utoipa::path(get, path = "/api/v1/plugins/{id}/logs/stream", tag = "logs", params(IdPath, LogStreamQuery),
     responses((status = 200, description = "Server-Sent Events: `plugin/devserver/log` with `LogEntry[]` (id: the last entry's seq), and `ovdev/events_missed` with `{count}`", content_type = "text/event-stream", body = String),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn log_stream(

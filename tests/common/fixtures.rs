@@ -91,7 +91,8 @@ impl FakeTools {
         // exit0 (ends normally at once) | orphan (leaves a grandchild in a session of its own
         // whose parent exits, then is ready) | stubborn (ready, ignores SIGTERM, with a
         // grandchild that does too) | slow-stop (ready; takes 300 ms to obey SIGTERM) |
-        // noisy (a 100 kB line and invalid UTF-8 first).
+        // noisy (a 100 kB line and invalid UTF-8 first) | flood (ready, then 100-byte lines
+        // as fast as `yes` writes them).
         write_script(
             &dir.path().join("fake-pm"),
             r##"if [ "$1" = install ]; then echo "installing"; mkdir -p node_modules; exit 0; fi
@@ -108,6 +109,7 @@ case "$mode" in
   stubborn) trap '' TERM; printf '  ➜  Local:   http://127.0.0.1:%s/\n' "$port"; sleep 300 & sleep 300; wait ;;
   slow-stop) printf '  ➜  Local:   http://127.0.0.1:%s/\n' "$port"; trap 'sleep 0.3; exit 0' TERM; while :; do sleep 0.05; done ;;
   ready-exit-once) if [ ! -e crashed-once ]; then : > crashed-once; printf '  ➜  Local:   http://127.0.0.1:%s/\n' "$port"; sleep 0.3; exit 7; fi ;;
+  flood) printf '  ➜  Local:   http://127.0.0.1:%s/\n' "$port"; exec yes 012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678 ;;
   ready-exit) printf '  ➜  Local:   http://127.0.0.1:%s/\n' "$port"; sleep 0.3; exit 7 ;;
 esac
 echo "  VITE fake  ready in 1 ms"

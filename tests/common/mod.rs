@@ -3,6 +3,7 @@
 //! CLI, and a whole test engine.
 #![allow(dead_code, unused_imports)]
 
+pub mod api;
 pub mod cli;
 pub mod engine;
 pub mod events;
