@@ -15,32 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const LINE_BYTES: usize = 100;
-const MARKER: &[u8] = b"FLOOD#";
+mod common;
 
-/// The flood child: N lines of 100 bytes, one write each; then it idles like a dev server,
-/// or exits when `OVDEV_FLOOD_EXIT` is set.
-fn flood_child(lines: usize) -> ! {
-    let mut out = std::io::stdout().lock();
-    let mut line = [b'x'; LINE_BYTES];
-    line[..MARKER.len()].copy_from_slice(MARKER);
-    line[LINE_BYTES - 1] = b'\n';
-    for i in 0..lines {
-        let digits = format!("{i:010}");
-        line[MARKER.len()..MARKER.len() + 10].copy_from_slice(digits.as_bytes());
-        // Stdout is line-buffered: each line is its own write(2).
-        if out.write_all(&line).is_err() {
-            std::process::exit(1);
-        }
-    }
-    drop(out);
-    if std::env::var_os("OVDEV_FLOOD_EXIT").is_some() {
-        std::process::exit(0);
-    }
-    loop {
-        std::thread::sleep(Duration::from_secs(3600));
-    }
-}
+use common::{flood_child, flood_into_cat, median, peak_rss_mib, plugin, stop, LINE_BYTES, MARKER};
 
 /// A stand-in dev server: answers every HTTP request on `port` with 200, forever.
 fn serve_child(port: u16) -> ! {
@@ -70,34 +47,6 @@ fn ovdev_dev(root: &Path, args: &[&str], dirs: &[PathBuf]) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-/// A UI-only plugin whose package manager is `pm_body` (a shell script).
-fn plugin(root: &Path, id: &str, pm_body: &str) -> (PathBuf, PathBuf) {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = root.join(id);
-    std::fs::create_dir_all(dir.join("ui/node_modules")).unwrap();
-    std::fs::write(
-        dir.join("plugin.yaml"),
-        format!("id: {id}\nversion: 0.0.1\n"),
-    )
-    .unwrap();
-    std::fs::write(dir.join("ui/package.json"), r#"{"scripts":{"dev":"vite"}}"#).unwrap();
-    let pm = root.join(format!("{id}-pm"));
-    std::fs::write(&pm, format!("#!/bin/sh\n{pm_body}")).unwrap();
-    std::fs::set_permissions(&pm, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (dir, pm)
-}
-
-/// Peak RSS (VmHWM) of `pid` in MiB.
-fn peak_rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
 }
 
 /// Reads `from` until `lines` markers were seen, or until nothing came for a second (lines
@@ -139,14 +88,6 @@ fn count_markers(
             return (seen.load(Ordering::SeqCst), at, reader);
         }
     }
-}
-
-fn stop(mut child: Child) {
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    let _ = child.wait();
 }
 
 /// What one flood through ovdev showed.
@@ -193,26 +134,6 @@ fn flood_through_ovdev(lines: usize, args: &[&str], stall: Duration) -> FloodRun
         // Clock ticks of 10 ms (100 per second on every Linux ovdev runs on).
         cpu_us_per_line: ticks as f64 * 10_000.0 / seen.max(1) as f64,
     }
-}
-
-/// The same child piped into `cat`: lines per second.
-fn flood_into_cat(lines: usize) -> f64 {
-    let me = std::env::current_exe().unwrap();
-    let start = Instant::now();
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!("'{}' | cat > /dev/null", me.display()))
-        .env("OVDEV_FLOOD_LINES", lines.to_string())
-        .env("OVDEV_FLOOD_EXIT", "1")
-        .status()
-        .unwrap();
-    assert!(status.success());
-    lines as f64 / start.elapsed().as_secs_f64()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 /// CPU ticks (utime + stime) and context switches (all threads) of `pid`.

@@ -361,7 +361,7 @@ async fn a_client_that_stops_reading_is_told_what_it_missed_and_nobody_waits_for
         max_event_bytes: 1024 * 1024,
         ..Default::default()
     };
-    let mut e = TestEngine::start(with_api(options));
+    let e = TestEngine::start(with_api(options));
     let found = live_instances(e.state.path()).remove(0);
     let client = ApiClient::new(&found);
     let mut stalled = client.stream("/api/v1/events").await.unwrap();

@@ -2,8 +2,11 @@
 //! example plugin and an editor's save of its greeting.
 #![allow(dead_code)]
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
 use std::time::Duration;
+use std::time::Instant;
 
 use futures::future::BoxFuture;
 use omniview_devserver::{HostError, PluginHost, PluginInfo};
@@ -65,4 +68,91 @@ pub fn save_greeting(dir: &Path, text: &str) {
     let tmp = dir.join("pkg/greeting/.greeting.go.swp");
     std::fs::write(&tmp, src).unwrap();
     std::fs::rename(&tmp, &path).unwrap();
+}
+
+/// Bytes in one line of the flood child.
+pub const LINE_BYTES: usize = 100;
+/// Each flood line starts with this and its number.
+pub const MARKER: &[u8] = b"FLOOD#";
+
+/// The flood child: N lines of 100 bytes, one write each; then it idles like a dev server,
+/// or exits when `OVDEV_FLOOD_EXIT` is set.
+pub fn flood_child(lines: usize) -> ! {
+    let mut out = std::io::stdout().lock();
+    let mut line = [b'x'; LINE_BYTES];
+    line[..MARKER.len()].copy_from_slice(MARKER);
+    line[LINE_BYTES - 1] = b'\n';
+    for i in 0..lines {
+        let digits = format!("{i:010}");
+        line[MARKER.len()..MARKER.len() + 10].copy_from_slice(digits.as_bytes());
+        // Stdout is line-buffered: each line is its own write(2).
+        if out.write_all(&line).is_err() {
+            std::process::exit(1);
+        }
+    }
+    drop(out);
+    if std::env::var_os("OVDEV_FLOOD_EXIT").is_some() {
+        std::process::exit(0);
+    }
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// A UI-only plugin whose package manager is `pm_body` (a shell script).
+pub fn plugin(root: &Path, id: &str, pm_body: &str) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = root.join(id);
+    std::fs::create_dir_all(dir.join("ui/node_modules")).unwrap();
+    std::fs::write(
+        dir.join("plugin.yaml"),
+        format!("id: {id}\nversion: 0.0.1\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("ui/package.json"), r#"{"scripts":{"dev":"vite"}}"#).unwrap();
+    let pm = root.join(format!("{id}-pm"));
+    std::fs::write(&pm, format!("#!/bin/sh\n{pm_body}")).unwrap();
+    std::fs::set_permissions(&pm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (dir, pm)
+}
+
+/// Peak RSS (VmHWM) of `pid` in MiB.
+pub fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// The same child piped into `cat`: lines per second.
+pub fn flood_into_cat(lines: usize) -> f64 {
+    let me = std::env::current_exe().unwrap();
+    let start = Instant::now();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!("'{}' | cat > /dev/null", me.display()))
+        .env("OVDEV_FLOOD_LINES", lines.to_string())
+        .env("OVDEV_FLOOD_EXIT", "1")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    lines as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The median of `v`.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Stops `child` with SIGTERM and reaps it.
+pub fn stop(mut child: Child) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = child.wait();
 }

@@ -19,7 +19,7 @@ use crate::{DevServerEvent, Received};
 /// Events kept by default.
 pub const DEFAULT_MAX_EVENTS: usize = 4096;
 /// Bytes of events kept by default (their serialised payloads and log lines).
-pub const DEFAULT_MAX_BYTES: usize = 16 * 1024 * 1024;
+pub const DEFAULT_MAX_BYTES: usize = 8 * 1024 * 1024;
 /// What [`EventLog::subscribe`] shows once the log is closed.
 pub const CLOSED: u64 = u64::MAX;
 /// The name of the event that tells a client how many events it missed.

@@ -143,6 +143,8 @@ impl ApiServer {
             path: run.clone(),
             source,
         })?;
+        // Runtime files (and sockets) of instances that died are removed on the way.
+        let _ = runtime_file::live_instances(state_dir);
         let pid = std::process::id();
         let socket = runtime_file::socket_path(state_dir, pid);
         if socket.as_os_str().len() > MAX_SOCKET_PATH {
