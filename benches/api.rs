@@ -18,18 +18,26 @@ use std::time::{Duration, Instant};
 use common::{flood_child, flood_into_cat, median, peak_rss_mib, plugin, stop, MARKER};
 use omniview_devserver::api::runtime_file::{live_instances, RuntimeInfo};
 
-/// `ovdev dev` on a plugin whose dev command floods `lines` lines once `<root>/go` exists.
+/// `ovdev dev` on a plugin whose dev command floods `lines` lines once a line is written to
+/// the FIFO `<root>/go` (it waits without using the CPU).
 // The child is returned to the caller, who stops it (clippy cannot follow it there).
 #[allow(clippy::zombie_processes)]
-fn ovdev_with_flood(root: &Path, lines: usize, extra: &[&str]) -> (Child, RuntimeInfo) {
+fn ovdev_with_flood(
+    root: &Path,
+    lines: usize,
+    rate: Option<u64>,
+    extra: &[&str],
+) -> (Child, RuntimeInfo) {
     let me = std::env::current_exe().unwrap();
     let go = root.join("go");
+    nix::unistd::mkfifo(&go, nix::sys::stat::Mode::S_IRWXU).unwrap();
     let (dir, pm) = plugin(
         root,
         "flood",
         &format!(
-            "while [ ! -e '{}' ]; do sleep 0.01; done\nOVDEV_FLOOD_LINES={lines} exec {}\n",
+            "read _ < '{}'\nOVDEV_FLOOD_RATE={} OVDEV_FLOOD_LINES={lines} exec {}\n",
             go.display(),
+            rate.map_or(String::new(), |r| r.to_string()),
             me.display()
         ),
     );
@@ -116,13 +124,13 @@ fn count(mut s: impl Read, lines: usize) -> (usize, Instant) {
 /// One flood read by one SSE client at `path`: lines/s, lines seen, ovdev's peak RSS.
 fn sse_flood(lines: usize, path: &str) -> (f64, usize, f64) {
     let root = tempfile::tempdir().unwrap();
-    let (child, info) = ovdev_with_flood(root.path(), lines, &[]);
+    let (child, info) = ovdev_with_flood(root.path(), lines, None, &[]);
     let stream = open_stream(&info, path);
     stream
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
     let start = Instant::now();
-    std::fs::write(root.path().join("go"), "").unwrap();
+    std::fs::write(root.path().join("go"), "go\n").unwrap();
     let (seen, at) = count(stream, lines);
     let rss = peak_rss_mib(child.id());
     stop(child);
@@ -169,6 +177,14 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    // `OVDEV_BENCH_ONLY=requests`: only the wrk part.
+    if !std::env::var("OVDEV_BENCH_ONLY").is_ok_and(|v| v == "requests") {
+        sse_rounds();
+    }
+    requests();
+}
+
+fn sse_rounds() {
     const LINES: usize = 1_000_000;
     const ROUNDS: usize = 3;
     let (mut cat, mut logs, mut events) = (vec![], vec![], vec![]);
@@ -194,17 +210,42 @@ fn main() {
             median(runs.iter().map(|r| r.2).collect()),
         );
     }
+}
 
-    // Requests while idle, then while the plugin floods (long enough to outlast wrk).
-    let root = tempfile::tempdir().unwrap();
-    let (child, info) = ovdev_with_flood(root.path(), 60_000_000, &["--api-addr", "127.0.0.1:0"]);
-    let url = info.url.clone().unwrap();
-    let (rps, p50, p99) = wrk(&url, &info.token);
-    println!("GET /api/v1/plugins, wrk 1 thread 8 connections 5 s, loopback TCP:");
-    println!("  at rest                                {rps:>8.0} req/s, p50 {p50:.2} ms, p99 {p99:.2} ms");
-    std::fs::write(root.path().join("go"), "").unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    let (rps, p50, p99) = wrk(&url, &info.token);
-    println!("  while the plugin floods its log        {rps:>8.0} req/s, p50 {p50:.2} ms, p99 {p99:.2} ms, ovdev peak RSS {:.1} MiB", peak_rss_mib(child.id()));
-    stop(child);
+/// Requests at rest, then while the plugin floods at `rate` lines a second (`None`: as fast
+/// as it can), long enough to outlast wrk.
+fn requests() {
+    println!("GET /api/v1/plugins, wrk 1 thread 8 connections 5 s, loopback TCP (medians of 3):");
+    for (name, rate) in [
+        ("while it floods 100 000 lines/s", Some(100_000)),
+        ("while it floods at full speed", None),
+    ] {
+        let root = tempfile::tempdir().unwrap();
+        let (child, info) = ovdev_with_flood(
+            root.path(),
+            60_000_000,
+            rate,
+            &["--api-addr", "127.0.0.1:0"],
+        );
+        let url = info.url.clone().unwrap();
+        if rate.is_some() {
+            let runs: Vec<_> = (0..3).map(|_| wrk(&url, &info.token)).collect();
+            print_wrk("at rest", &runs, None);
+        }
+        std::fs::write(root.path().join("go"), "go\n").unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        let runs: Vec<_> = (0..3).map(|_| wrk(&url, &info.token)).collect();
+        print_wrk(name, &runs, Some(peak_rss_mib(child.id())));
+        stop(child);
+    }
+}
+
+fn print_wrk(name: &str, runs: &[(f64, f64, f64)], rss: Option<f64>) {
+    let rss = rss.map_or(String::new(), |r| format!(", ovdev peak RSS {r:.1} MiB"));
+    println!(
+        "  {name:<34} {:>8.0} req/s, p50 {:.2} ms, p99 {:.2} ms{rss}",
+        median(runs.iter().map(|r| r.0).collect()),
+        median(runs.iter().map(|r| r.1).collect()),
+        median(runs.iter().map(|r| r.2).collect()),
+    );
 }

@@ -88,7 +88,9 @@ impl DevServerHandle {
             plugin_id: plugin_id.to_string(),
             dev_path: None,
         };
-        self.inner.addr.send(msg).await?
+        let state = self.inner.addr.send(msg).await??;
+        self.inner.bus.note_started(&state);
+        Ok(state)
     }
 
     /// Starts a dev server for the plugin source at `dev_path`, without asking the host.
@@ -101,7 +103,9 @@ impl DevServerHandle {
             plugin_id: plugin_id.to_string(),
             dev_path: Some(dev_path.into()),
         };
-        self.inner.addr.send(msg).await?
+        let state = self.inner.addr.send(msg).await??;
+        self.inner.bus.note_started(&state);
+        Ok(state)
     }
 
     /// Stops the plugin's dev server; returns when its processes are gone.
@@ -147,6 +151,19 @@ impl DevServerHandle {
             plugin_id: plugin_id.to_string(),
         };
         Ok(self.inner.addr.send(msg).await?)
+    }
+
+    /// The last published state of every plugin with a dev server or an attachment, by id,
+    /// without a message to the engine: what event subscribers have seen (a busy engine never
+    /// delays it; [`Self::list_dev_server_states`] asks every plugin's actor).
+    pub fn published_states(&self) -> Vec<DevServerState> {
+        self.inner.bus.states()
+    }
+
+    /// The last published state of `plugin_id` (see [`Self::published_states`]), `None`
+    /// when it is idle.
+    pub fn published_state(&self, plugin_id: &str) -> Option<DevServerState> {
+        self.inner.bus.state(plugin_id)
     }
 
     /// The states of all running dev servers, sorted by plugin id.

@@ -7,7 +7,7 @@
 //! is told how many events it missed ([`Received::Missed`]) before the next one. Log batches
 //! are shared between subscribers, never copied.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::types::{
-    BuildErrorsPayload, DevServerState, LogEntry, EVENT_DEV_RELOAD_COMPLETE,
+    BuildErrorsPayload, DevServerMode, DevServerState, LogEntry, EVENT_DEV_RELOAD_COMPLETE,
     EVENT_DEV_RELOAD_ERROR, EVENT_DEV_RELOAD_START, EVENT_DEV_SERVER_ERROR, EVENT_DEV_SERVER_LOG,
     EVENT_DEV_SERVER_STATUS,
 };
@@ -249,6 +249,8 @@ impl Drop for Subscribers {
 #[derive(Clone)]
 pub struct EventBus {
     subscribers: Arc<Subscribers>,
+    /// The last published state of every plugin that is not idle (see [`EventBus::states`]).
+    published: Arc<Mutex<BTreeMap<String, DevServerState>>>,
 }
 
 impl std::fmt::Debug for EventBus {
@@ -276,11 +278,47 @@ impl EventBus {
                 max_events: max_events.max(1),
                 max_bytes: max_bytes.max(1),
             }),
+            published: Arc::default(),
         }
+    }
+
+    /// The last published state of each plugin with a dev server or an attachment, by id:
+    /// what subscribers have seen, read without a message to the engine (so a busy engine
+    /// never delays it). A plugin whose last state was `idle` is not listed.
+    pub fn states(&self) -> Vec<DevServerState> {
+        let published = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        published.values().cloned().collect()
+    }
+
+    /// The last published state of `plugin_id`, unless it is idle.
+    pub fn state(&self, plugin_id: &str) -> Option<DevServerState> {
+        let published = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        published.get(plugin_id).cloned()
+    }
+
+    /// Notes `state`, just returned by a start, unless a state of that plugin was published
+    /// already: so that a list read right after the start shows the plugin even while its
+    /// first status is still on the way (it replaces this one when it comes).
+    pub fn note_started(&self, state: &DevServerState) {
+        if state.mode == DevServerMode::Idle {
+            return;
+        }
+        let mut published = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        published
+            .entry(state.plugin_id.clone())
+            .or_insert_with(|| state.clone());
     }
 
     /// Publishes an event; without subscribers it is dropped.
     pub fn publish(&self, event: DevServerEvent) {
+        if let DevServerEvent::Status(state) = &event {
+            let mut published = self.published.lock().unwrap_or_else(|e| e.into_inner());
+            if state.mode == DevServerMode::Idle {
+                published.remove(&state.plugin_id);
+            } else {
+                published.insert(state.plugin_id.clone(), state.clone());
+            }
+        }
         let cost = event.queued_cost();
         let subs = &self.subscribers;
         let mut queues = subs.queues.lock().unwrap_or_else(|e| e.into_inner());
@@ -347,6 +385,31 @@ impl Stream for EventStream {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_published_states_follow_status_events_without_subscribers() {
+        let bus = EventBus::new(8);
+        let mut a = DevServerState::idle("a");
+        a.mode = DevServerMode::Managed;
+        let mut b = DevServerState::idle("b");
+        b.mode = DevServerMode::External;
+        bus.note_started(&a);
+        assert_eq!(bus.states(), vec![a.clone()], "a start shows at once");
+        bus.publish(DevServerEvent::Status(b.clone()));
+        a.go_status = crate::types::DevProcessStatus::Ready;
+        bus.publish(DevServerEvent::Status(a.clone()));
+        let mut older = a.clone();
+        older.go_status = crate::types::DevProcessStatus::Starting;
+        bus.note_started(&older);
+        assert_eq!(
+            bus.states(),
+            vec![a.clone(), b.clone()],
+            "by id; a note never overrides"
+        );
+        bus.publish(DevServerEvent::Status(DevServerState::idle("a")));
+        assert_eq!(bus.state("a"), None, "idle: gone");
+        assert_eq!(bus.state("b"), Some(b));
+    }
+
     use super::*;
 
     #[tokio::test]

@@ -82,7 +82,17 @@ pub fn flood_child(lines: usize) -> ! {
     let mut line = [b'x'; LINE_BYTES];
     line[..MARKER.len()].copy_from_slice(MARKER);
     line[LINE_BYTES - 1] = b'\n';
+    // `OVDEV_FLOOD_RATE`: at most this many lines a second (in steps of 1000 lines).
+    let pace = std::env::var("OVDEV_FLOOD_RATE")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|rate| Duration::from_secs_f64(1000.0 / rate.max(1) as f64));
+    let start = Instant::now();
     for i in 0..lines {
+        if let (Some(step), 0) = (pace, i % 1000) {
+            let due = start + step * (i / 1000) as u32;
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
         let digits = format!("{i:010}");
         line[MARKER.len()..MARKER.len() + 10].copy_from_slice(digits.as_bytes());
         // Stdout is line-buffered: each line is its own write(2).

@@ -2,7 +2,8 @@
 //! every stream client at its own pace. A slow client never slows the engine or the others:
 //! when the ring has moved past it, it is told how many events it missed and goes on.
 //!
-//! Each kept event carries its payload serialised once (`data`); a client only copies it.
+//! Each kept event's payload is serialised once, by the first client that reads it (none:
+//! never), and then only copied.
 //! An event's SSE id is `<epoch>-<n>`: `n` counts this instance's events, `epoch` tells
 //! instances apart, so that a client resuming across an ovdev restart gets everything the
 //! new instance kept instead of nothing.
@@ -20,6 +21,10 @@ use crate::{DevServerEvent, Received};
 pub const DEFAULT_MAX_EVENTS: usize = 4096;
 /// Bytes of events kept by default (their serialised payloads and log lines).
 pub const DEFAULT_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// What an event other than a log batch is counted for: its JSON and the state behind it.
+const EVENT_COST: usize = 1024;
+/// What a log entry is counted for besides its message: the entry and its JSON fields.
+const LOG_ENTRY_COST: usize = 256;
 /// What [`EventLog::subscribe`] shows once the log is closed.
 pub const CLOSED: u64 = u64::MAX;
 /// The name of the event that tells a client how many events it missed.
@@ -32,11 +37,21 @@ pub struct Kept {
     pub name: &'static str,
     /// The plugin it is about (none: for everyone, like a missed-events notice).
     pub plugin: Option<Arc<str>>,
-    /// The payload's JSON.
-    pub data: Bytes,
+    /// The payload's JSON, made when first asked for.
+    data: std::sync::OnceLock<Bytes>,
     /// The event itself, for log filters (`None` for a missed-events notice).
     pub event: Option<DevServerEvent>,
     cost: usize,
+}
+
+impl Kept {
+    /// The payload's JSON (the `data` of `docs/events.md`).
+    pub fn data(&self) -> &Bytes {
+        self.data.get_or_init(|| match &self.event {
+            Some(event) => payload_json(event),
+            None => Bytes::new(),
+        })
+    }
 }
 
 /// What one read returned.
@@ -92,24 +107,26 @@ impl EventLog {
 
     /// Keeps what the bus delivered, dropping the oldest events beyond the bounds.
     pub fn push(&self, received: Received) {
-        let (name, plugin, data, event) = match received {
+        let data = std::sync::OnceLock::new();
+        let (name, plugin, event) = match received {
             Received::Event(event) => {
-                let data = payload_json(&event);
                 let plugin = event.plugin_id().map(Arc::from);
-                (event.name(), plugin, data, Some(event))
+                (event.name(), plugin, Some(event))
             }
             Received::Missed(count) => {
-                let data = Bytes::from(format!("{{\"count\":{count}}}"));
-                (EVENTS_MISSED, None, data, None)
+                let _ = data.set(Bytes::from(format!("{{\"count\":{count}}}")));
+                (EVENTS_MISSED, None, None)
             }
         };
-        let lines: usize = match &event {
-            Some(DevServerEvent::Log(entries)) => {
-                entries.iter().map(|e| e.message.len() + 96).sum()
-            }
-            _ => 0,
+        // The entry and its JSON once serialised: the message about twice (text and JSON,
+        // escapes aside) and the fields around it.
+        let cost = match &event {
+            Some(DevServerEvent::Log(entries)) => entries
+                .iter()
+                .map(|e| 2 * e.message.len() + LOG_ENTRY_COST)
+                .sum::<usize>(),
+            _ => EVENT_COST,
         };
-        let cost = data.len() + lines + 128;
         let n = self.with(|ring| {
             let n = ring.next;
             ring.next += 1;
@@ -152,7 +169,7 @@ impl EventLog {
             for e in ring.events.iter().skip(skip) {
                 *from = e.n + 1;
                 if keep(e) {
-                    bytes += e.data.len();
+                    bytes += e.cost;
                     events.push(e.clone());
                     if bytes >= max_bytes {
                         break;

@@ -49,8 +49,13 @@ impl Modify for BearerToken {
     }
 }
 
-/// The document, pretty-printed JSON with a final newline.
-pub fn document() -> String {
+/// The document, pretty-printed JSON with a final newline (built once).
+pub fn document() -> &'static str {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(build)
+}
+
+fn build() -> String {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     let mut text = doc.to_pretty_json().unwrap_or_default();

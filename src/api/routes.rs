@@ -130,7 +130,8 @@ pub async fn instance(State(state): State<ApiState>) -> Result<Json<InstanceInfo
     responses((status = 200, description = "Every managed or attached plugin's state, by id", body = [DevServerState]),
         (status = 401, body = ErrorBody)))]
 pub async fn list(State(state): State<ApiState>) -> Result<Json<Vec<DevServerState>>, ApiError> {
-    Ok(Json(engine(&state)?.list_dev_server_states().await?))
+    // As published: a busy engine (a log flood) never delays a read.
+    Ok(Json(engine(&state)?.published_states()))
 }
 
 #[utoipa::path(get, path = "/api/v1/plugins/{id}", tag = "plugins", params(IdPath),
@@ -140,9 +141,14 @@ pub async fn get(
     State(state): State<ApiState>,
     PluginId(id): PluginId,
 ) -> Result<Json<DevServerState>, ApiError> {
-    Ok(Json(
-        known(&state, &id).await?.get_dev_server_state(&id).await?,
-    ))
+    engine(&state)?
+        .published_state(&id)
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "ovdev runs no dev server for plugin `{id}` and is not attached to it"
+            ))
+        })
 }
 
 #[utoipa::path(post, path = "/api/v1/plugins/{id}/start", tag = "control", params(IdPath),

@@ -156,7 +156,7 @@ pub fn events(log: Arc<EventLog>, cursor: u64, filter: EventFilter) -> Response 
                     missed_frame(&mut out, batch.missed);
                 }
                 for e in &batch.events {
-                    write_frame(&mut out, Some(&log.id_of(e.n)), e.name, &e.data);
+                    write_frame(&mut out, Some(&log.id_of(e.n)), e.name, e.data());
                 }
                 out
             })
@@ -229,7 +229,7 @@ pub fn logs(
                                     // Every entry is new: the payload serialised once will do.
                                     last_seq = z.seq;
                                     let id = z.seq.to_string();
-                                    write_frame(&mut out, Some(&id), e.name, &e.data);
+                                    write_frame(&mut out, Some(&id), e.name, e.data());
                                     continue;
                                 }
                             }
