@@ -24,7 +24,7 @@ fn check_committed(path: &Path, generated: &str) {
 #[test]
 fn the_committed_openapi_document_is_current() {
     let doc = omniview_devserver::api::openapi::document();
-    let parsed: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(doc).unwrap();
     assert_eq!(parsed["openapi"], "3.1.0");
     for path in [
         "/api/v1/plugins",
@@ -34,7 +34,7 @@ fn the_committed_openapi_document_is_current() {
     ] {
         assert!(parsed["paths"].get(path).is_some(), "{path} is described");
     }
-    check_committed(&root().join("docs/openapi.json"), &doc);
+    check_committed(&root().join("docs/openapi.json"), doc);
 }
 
 #[test]
