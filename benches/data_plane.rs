@@ -370,6 +370,7 @@ fn main() {
     type Side<'a> = (&'a str, &'a [&'a str], Vec<FloodRun>);
     let mut sides: Vec<Side> = vec![
         ("ovdev dev --json", &["--json"], vec![]),
+        ("ovdev dev --json --no-api", &["--json", "--no-api"], vec![]),
         ("ovdev dev (human)", &["--no-color"], vec![]),
     ];
     for _ in 0..ROUNDS {
