@@ -467,3 +467,24 @@ async fn schemathesis_fuzzing_from_the_openapi_document_finds_no_server_error() 
     assert_eq!(s.go_status, DevProcessStatus::Ready);
     e.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_directory_too_long_for_a_socket_fails_the_start_with_the_reason() {
+    let root = tempfile::tempdir().unwrap();
+    let long = root.path().join("d".repeat(100));
+    std::fs::create_dir_all(&long).unwrap();
+    let started = omniview_devserver::DevServerBuilder::with_host(RecordingHost::new())
+        .state_dir(&long)
+        .watch_external(false)
+        .api(ApiOptions::default())
+        .start();
+    let Err(e) = started else {
+        panic!("a socket path over 107 bytes cannot be bound");
+    };
+    let text = e.to_string();
+    assert!(
+        text.contains("longer than the 107 bytes") && text.contains("shorter path"),
+        "{text}"
+    );
+    assert!(live_instances(&long).is_empty(), "no runtime file is left");
+}

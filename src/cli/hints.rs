@@ -1,6 +1,7 @@
 //! The CLI's words for the library's errors: the library says which builder option fixes a
 //! problem; at the terminal, the flag that sets it is what helps.
 
+use omniview_devserver::api::ApiStartError;
 use omniview_devserver::manifest::ManifestError;
 use omniview_devserver::{BuilderError, DevServerError};
 
@@ -36,6 +37,8 @@ pub fn start_error(e: &DevServerError) -> String {
 pub fn builder_error(e: &BuilderError) -> String {
     let flag = match e {
         BuilderError::NoStateDir | BuilderError::RelativeStateDir { .. } => flag_for("state_dir"),
+        BuilderError::Api(ApiStartError::SocketPathTooLong(_)) => flag_for("state_dir"),
+        BuilderError::Api(ApiStartError::Tcp { .. }) => Some("--api-addr (or --no-api)"),
         _ => None,
     };
     with_flag(e, flag)
@@ -71,6 +74,13 @@ mod tests {
         };
         assert!(start_error(&e).ends_with("--package-manager-path"));
         assert!(builder_error(&BuilderError::NoStateDir).ends_with("--state-dir"));
+        let long = BuilderError::Api(ApiStartError::SocketPathTooLong("/x".into()));
+        assert!(builder_error(&long).ends_with("--state-dir"));
+        let busy = BuilderError::Api(ApiStartError::Tcp {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            source: std::io::ErrorKind::AddrInUse.into(),
+        });
+        assert!(builder_error(&busy).ends_with("--api-addr (or --no-api)"));
         let e = ManifestError::NoId("plugin.yaml".into());
         assert!(manifest_error(&e).ends_with("--id"));
         let other = DevServerError::NotRunning("p".into());
