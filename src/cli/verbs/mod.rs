@@ -5,22 +5,21 @@
 //! 2 usage; 3 `wait` or `rebuild` timed out; 4 the answer is a failure (`errors`: the last
 //! build has errors; `rebuild`: the build failed; `wait`: the plugin is in error).
 
+mod logs;
+mod wait;
+
 use std::io::Write as _;
 
 use axum::http::Method;
-use futures::StreamExt as _;
-use omniview_devserver::api::client::{ApiClient, SseEvent};
+use omniview_devserver::api::client::ApiClient;
 use omniview_devserver::manifest::plugin_id_of;
 use omniview_devserver::{
-    BuildErrorsPayload, BuildRecord, BuildResult, BuildTrigger, DevProcessStatus, DevServerMode,
-    DevServerState, LogEntry, Severity,
+    BuildErrorsPayload, BuildRecord, BuildResult, BuildTrigger, DevProcessStatus, DevServerState,
+    Severity,
 };
-use ovdev_actors::ansi::strip_ansi;
 
-use super::args::{
-    AttachArgs, Command, IdArgs, LogsArgs, RebuildArgs, StartArgs, VerbArgs, WaitArgs,
-};
-use super::instance::{client_for, find, parse_duration, VerbError};
+use super::args::{AttachArgs, Command, IdArgs, StartArgs, VerbArgs};
+use super::instance::{client_for, find, VerbError};
 
 /// Exit code: timed out.
 const TIMED_OUT: u8 = 3;
@@ -45,16 +44,16 @@ pub fn run(command: Command) -> u8 {
         match command {
             Command::Ls(a) => ls(a).await,
             Command::Get(a) => get(a).await,
-            Command::Logs(a) => logs(a).await,
+            Command::Logs(a) => logs::logs(a).await,
             Command::Errors(a) => errors(a).await,
             Command::Builds(a) => builds(a).await,
-            Command::Rebuild(a) => rebuild(a).await,
+            Command::Rebuild(a) => wait::rebuild(a).await,
             Command::Restart(a) => simple(a, "restart", "restarted").await,
             Command::Stop(a) => simple(a, "stop", "stopped").await,
             Command::Start(a) => start(a).await,
             Command::Attach(a) => attach(a).await,
             Command::Detach(a) => simple(a, "detach", "detached from").await,
-            Command::Wait(a) => wait(a).await,
+            Command::Wait(a) => wait::wait(a).await,
             Command::Dev(_) | Command::ServeExternal(_) => Ok(2),
         }
     });
@@ -280,68 +279,6 @@ async fn builds(a: IdArgs) -> Outcome {
     Ok(0)
 }
 
-async fn rebuild(a: RebuildArgs) -> Outcome {
-    let timeout = parse_duration(&a.timeout)?;
-    let (client, _, id) = client_for(&a.common, a.id.as_deref())?;
-    let builds_path = format!("/api/v1/plugins/{id}/builds");
-    let before: Vec<BuildRecord> = client.get_json(&builds_path).await?;
-    let last = before.last().map_or(0, |b| b.number);
-    let mut events = client
-        .stream(&format!(
-            "/api/v1/events?plugin={id}&name=plugin/devserver/status"
-        ))
-        .await?;
-    client
-        .call(Method::POST, &format!("/api/v1/plugins/{id}/rebuild"), None)
-        .await?;
-    if a.no_wait {
-        if !a.common.json {
-            println!("rebuild of {id} requested");
-        }
-        return Ok(0);
-    }
-    let done = async {
-        loop {
-            let history: Vec<BuildRecord> = client.get_json(&builds_path).await?;
-            let finished = history
-                .into_iter()
-                .rfind(|b| b.number > last && b.result != BuildResult::Cancelled);
-            if let Some(b) = finished {
-                return Ok::<_, VerbError>(b);
-            }
-            match events.next().await {
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e.into()),
-                None => return Err(VerbError::failed("ovdev stopped before the build finished")),
-            }
-        }
-    };
-    let build = match tokio::time::timeout(timeout, done).await {
-        Ok(b) => b?,
-        Err(_) => {
-            eprintln!(
-                "ovdev: the build of {id} did not finish within {}",
-                a.timeout
-            );
-            return Ok(TIMED_OUT);
-        }
-    };
-    if a.common.json {
-        print_json(&serde_json::to_vec(&build).unwrap_or_default());
-    } else {
-        print_build(&build);
-        print_error_list(&build.errors);
-        if build.errors.is_empty() && !build.error.is_empty() {
-            println!("{}", build.error);
-        }
-    }
-    Ok(if build.result == BuildResult::Succeeded {
-        0
-    } else {
-        FAILURE
-    })
-}
-
 async fn simple(a: IdArgs, op: &str, done: &str) -> Outcome {
     let (client, _, id) = client_for(&a.common, a.id.as_deref())?;
     let bytes = client
@@ -389,186 +326,4 @@ async fn attach(a: AttachArgs) -> Outcome {
         .call(Method::POST, &format!("/api/v1/plugins/{id}/attach"), body)
         .await?;
     state_answer(&bytes, a.common.json)
-}
-
-/// True when `s` is what `wait --for` asks.
-fn condition_met(s: &DevServerState, condition: &str) -> bool {
-    use DevProcessStatus::{Idle, Ready};
-    let ready = s.mode != DevServerMode::Idle
-        && matches!(s.go_status, Ready | Idle)
-        && matches!(s.vite_status, Ready | Idle)
-        && !(s.go_status == Idle && s.vite_status == Idle);
-    ready && (condition != "connected" || s.grpc_connected)
-}
-
-fn in_error(s: &DevServerState) -> bool {
-    s.go_status == DevProcessStatus::Error || s.vite_status == DevProcessStatus::Error
-}
-
-/// Waits for the condition. An error the plugin is in when the wait begins is not the end
-/// (the fix may just have been saved); one it enters while waiting is (exit 4), and so is
-/// still being in error when the time is up.
-async fn wait(a: WaitArgs) -> Outcome {
-    let timeout = parse_duration(&a.timeout)?;
-    let (client, _, id) = client_for(&a.common, a.id.as_deref())?;
-    let mut events = client
-        .stream(&format!(
-            "/api/v1/events?plugin={id}&name=plugin/devserver/status"
-        ))
-        .await?;
-    let current = client
-        .get_json::<DevServerState>(&format!("/api/v1/plugins/{id}"))
-        .await;
-    let mut state = match current {
-        Ok(s) => Some(s),
-        Err(omniview_devserver::api::client::ClientError::Api { code, .. })
-            if code == "not_found" =>
-        {
-            None
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let waited = tokio::time::timeout(timeout, async {
-        let mut entered_error = false;
-        loop {
-            if let Some(s) = &state {
-                if condition_met(s, &a.condition) {
-                    return Ok(true);
-                }
-                if entered_error {
-                    return Ok(false);
-                }
-            }
-            match events.next().await {
-                Some(Ok(SseEvent { event, data, .. })) if event == "plugin/devserver/status" => {
-                    let new: DevServerState = decode(data.as_bytes())?;
-                    let was = state
-                        .as_ref()
-                        .filter(|s| in_error(s))
-                        .map(|s| s.last_error.clone());
-                    entered_error =
-                        in_error(&new) && was.as_deref() != Some(new.last_error.as_str());
-                    state = Some(new);
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(VerbError::from(e)),
-                None => return Err(VerbError::failed("ovdev stopped while waiting")),
-            }
-        }
-    })
-    .await;
-    let met = match waited {
-        Ok(result) => result?,
-        Err(_) => false,
-    };
-    if a.common.json {
-        if let Some(s) = &state {
-            print_json(&serde_json::to_vec(s).unwrap_or_default());
-        }
-    }
-    match &state {
-        _ if met => {
-            if !a.common.json {
-                println!("{id} is {}", a.condition);
-            }
-            Ok(0)
-        }
-        Some(s) if in_error(s) => {
-            eprintln!("ovdev: {id} is in error: {}", s.last_error);
-            Ok(FAILURE)
-        }
-        _ => {
-            let now = state.as_ref().map_or("not running".to_string(), |s| {
-                format!("go {}, vite {}", s.go_status, s.vite_status)
-            });
-            eprintln!(
-                "ovdev: {id} was not {} within {} (now: {now})",
-                a.condition, a.timeout
-            );
-            Ok(TIMED_OUT)
-        }
-    }
-}
-
-fn logs_query(a: &LogsArgs, since: Option<u64>, tail: bool) -> String {
-    let mut q = Vec::new();
-    if let Some(s) = since {
-        q.push(format!("since={s}"));
-    }
-    if let (true, Some(t)) = (tail, a.tail) {
-        q.push(format!("tail={t}"));
-    }
-    if let Some(l) = &a.level {
-        q.push(format!("level={l}"));
-    }
-    if let Some(s) = &a.source {
-        q.push(format!("source={s}"));
-    }
-    if q.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", q.join("&"))
-    }
-}
-
-fn print_entries(entries: &[LogEntry], json: bool, colour_ok: bool) {
-    let mut out = std::io::stdout().lock();
-    for e in entries {
-        if json {
-            let _ = serde_json::to_writer(&mut out, e);
-            let _ = out.write_all(b"\n");
-            continue;
-        }
-        let msg = if colour_ok {
-            e.message.as_str().into()
-        } else {
-            strip_ansi(&e.message)
-        };
-        let level = match e.level {
-            omniview_devserver::LogLevel::Warn => "WARN ",
-            omniview_devserver::LogLevel::Error => "ERROR ",
-            _ => "",
-        };
-        let _ = writeln!(
-            out,
-            "{} [{}] {level}{msg}",
-            local_time(e.timestamp),
-            e.source.as_str()
-        );
-    }
-    let _ = out.flush();
-}
-
-async fn logs(a: LogsArgs) -> Outcome {
-    let (client, _, id) = client_for(&a.common, a.id.as_deref())?;
-    let colour_ok = std::io::IsTerminal::is_terminal(&std::io::stdout())
-        && std::env::var_os("NO_COLOR").is_none();
-    let mut since = a.since;
-    if !a.follow || a.tail.is_some() {
-        let path = format!("/api/v1/plugins/{id}/logs{}", logs_query(&a, since, true));
-        let entries: Vec<LogEntry> = client.get_json(&path).await?;
-        print_entries(&entries, a.common.json, colour_ok);
-        if !a.follow {
-            return Ok(0);
-        }
-        since = entries.last().map(|e| e.seq).or(since).or(Some(0));
-    }
-    let path = format!(
-        "/api/v1/plugins/{id}/logs/stream{}",
-        logs_query(&a, since, false)
-    );
-    let mut stream = client.stream(&path).await?;
-    while let Some(ev) = stream.next().await {
-        let ev = ev?;
-        if ev.event == "ovdev/events_missed" {
-            eprintln!(
-                "ovdev: this reader fell behind; some lines were skipped ({})",
-                ev.data
-            );
-            continue;
-        }
-        let entries: Vec<LogEntry> = decode(ev.data.as_bytes())?;
-        print_entries(&entries, a.common.json, colour_ok);
-    }
-    Ok(0)
 }
