@@ -23,6 +23,29 @@ pub fn new_token() -> Result<String, getrandom::Error> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The token kept in `path`: read when it holds one (64 hex digits), else made and written
+/// (a fresh file, mode 0600).
+pub fn stored_token(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Write as _;
+    let kept = ovdev_actors::untrusted_file::read_untrusted_text(path, 1024)
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| t.len() == 2 * TOKEN_BYTES && t.bytes().all(|b| b.is_ascii_hexdigit()));
+    if let Some(token) = kept {
+        return Ok(token);
+    }
+    let token = new_token().map_err(|e| std::io::Error::other(e.to_string()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut file = ovdev_actors::untrusted_file::create_fresh(&tmp)?;
+    file.write_all(token.as_bytes())?;
+    drop(file);
+    std::fs::rename(&tmp, path)?;
+    Ok(token)
+}
+
 /// Which listener a request came in on (the `Host` rule is for TCP only: no browser can
 /// reach a unix socket).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +198,13 @@ pub async fn guard(
                 .as_deref()
                 .is_some_and(|t| access.token_matches(t));
         if !browser_login {
+            let browser = headers
+                .get(header::ACCEPT)
+                .and_then(|a| a.to_str().ok())
+                .is_some_and(|a| a.contains("text/html"));
+            if browser {
+                return super::page::unauthorized_html();
+            }
             return ApiError::unauthorized().into_response();
         }
         let cookie = format!(
@@ -271,6 +301,21 @@ mod tests {
         assert!(!a.token_matches("t0ke"));
         assert!(!a.token_matches("t0keN"));
         assert_eq!(percent_decode("a%2Fb").as_deref(), Some("a/b"));
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("api-token");
+        let kept = stored_token(&file).unwrap_or_default();
+        assert_eq!(kept.len(), 64);
+        assert_eq!(
+            stored_token(&file).unwrap_or_default(),
+            kept,
+            "read again, not remade"
+        );
+        std::fs::write(&file, "short").unwrap_or_default();
+        assert_ne!(
+            stored_token(&file).unwrap_or_default(),
+            "short",
+            "a bad one is replaced"
+        );
         assert_eq!(percent_decode("%zz"), None);
     }
 }

@@ -12,6 +12,7 @@ pub mod client;
 mod error;
 pub mod event_log;
 pub mod openapi;
+mod page;
 mod routes;
 pub mod runtime_file;
 mod streams;
@@ -54,6 +55,11 @@ pub struct ApiOptions {
     /// Also listen on this TCP address (port 0: any free port). A non-loopback address is
     /// only used when given explicitly, and the token is required there as everywhere.
     pub tcp: Option<SocketAddr>,
+    /// When `tcp`'s port is taken, listen on a free port of the same address instead.
+    pub tcp_fallback: bool,
+    /// Keep the token in this file (mode 0600), made once and read by later starts: a page
+    /// open in a browser keeps working across restarts. `None`: a new token every start.
+    pub token_file: Option<PathBuf>,
     /// Events kept for stream clients (and their resumption): at most this many...
     pub max_events: usize,
     /// ...and this many bytes.
@@ -64,6 +70,8 @@ impl Default for ApiOptions {
     fn default() -> Self {
         Self {
             tcp: None,
+            tcp_fallback: false,
+            token_file: None,
             max_events: event_log::DEFAULT_MAX_EVENTS,
             max_event_bytes: event_log::DEFAULT_MAX_BYTES,
         }
@@ -75,6 +83,13 @@ impl Default for ApiOptions {
 pub enum ApiStartError {
     #[error("cannot make a random token for the API: {0}")]
     Token(getrandom::Error),
+    #[error(
+        "cannot read or create the API token file {path}: {source} (delete it to make a new one)"
+    )]
+    TokenFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot create the run directory {path}: {source}")]
     RunDir {
         path: PathBuf,
@@ -137,7 +152,15 @@ impl ApiServer {
         state_dir: &Path,
         options: ApiOptions,
     ) -> Result<Self, ApiStartError> {
-        let token = access::new_token().map_err(ApiStartError::Token)?;
+        let token = match &options.token_file {
+            Some(path) => {
+                access::stored_token(path).map_err(|source| ApiStartError::TokenFile {
+                    path: path.clone(),
+                    source,
+                })?
+            }
+            None => access::new_token().map_err(ApiStartError::Token)?,
+        };
         let run = runtime_file::run_dir(state_dir);
         std::fs::create_dir_all(&run).map_err(|source| ApiStartError::RunDir {
             path: run.clone(),
@@ -153,8 +176,7 @@ impl ApiServer {
         let unix = bind_socket(&socket)?;
         let tcp = match options.tcp {
             Some(addr) => {
-                let l = std::net::TcpListener::bind(addr)
-                    .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                let l = bind_tcp(addr, options.tcp_fallback)
                     .map_err(|source| ApiStartError::Tcp { addr, source })?;
                 let local = l
                     .local_addr()
@@ -282,6 +304,18 @@ fn bind_socket(path: &Path) -> Result<std::os::unix::net::UnixListener, ApiStart
     Ok(l)
 }
 
+/// Listens on `addr`, or (with `fallback`, when its port is taken) on a free port.
+fn bind_tcp(addr: SocketAddr, fallback: bool) -> std::io::Result<std::net::TcpListener> {
+    let l = match std::net::TcpListener::bind(addr) {
+        Err(e) if fallback && e.kind() == std::io::ErrorKind::AddrInUse => {
+            std::net::TcpListener::bind(SocketAddr::new(addr.ip(), 0))?
+        }
+        other => other?,
+    };
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
 fn router(state: ApiState, access: Arc<Access>) -> Router {
     let api = Router::new()
         .route("/instance", get(routes::instance))
@@ -303,6 +337,10 @@ fn router(state: ApiState, access: Arc<Access>) -> Router {
         .route("/openapi.json", get(routes::openapi));
     Router::new()
         .nest("/api/v1", api)
+        .route("/", get(page::root))
+        .route("/ui/", get(page::index))
+        .route("/ui/app.js", get(page::script))
+        .route("/ui/app.css", get(page::style))
         .fallback(|| async {
             ApiError::not_found("no such endpoint; the API is described at /api/v1/openapi.json")
         })

@@ -377,6 +377,10 @@ pub struct EventsQuery {
     pub plugin: Option<String>,
     /// Only these event names, comma-separated (for example `plugin/devserver/status`).
     pub name: Option<String>,
+    /// Resume after this event id, for clients that cannot send `Last-Event-ID` (a new
+    /// `EventSource`); the header wins.
+    #[serde(rename = "lastEventId")]
+    pub last_event_id: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery),
@@ -388,7 +392,10 @@ pub async fn events(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let filter = streams::EventFilter::parse(q.plugin, q.name)?;
-    let last = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .or(q.last_event_id.as_deref());
     let cursor = state.events.resume_from(last);
     Ok(streams::events(state.events.clone(), cursor, filter))
 }

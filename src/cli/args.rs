@@ -43,6 +43,8 @@ pub enum Command {
     Detach(IdArgs),
     /// Wait until a plugin is ready (exit 3 on timeout, 4 when it is in error).
     Wait(WaitArgs),
+    /// Open the Dev Tools page of a running ovdev in the browser.
+    Open(VerbArgs),
 }
 
 /// How a verb finds the running ovdev, and how it prints.
@@ -259,11 +261,15 @@ pub struct DevArgs {
     #[arg(long)]
     pub no_api: bool,
 
-    /// Also serve the local API on this TCP address, for example 127.0.0.1:7777 (port 0: any
-    /// free port). The token is required there too; a non-loopback address is reachable
-    /// from other machines.
+    /// Serve the local API and the Dev Tools page on this TCP address instead of
+    /// 127.0.0.1:17777 (or a free port when that is taken); port 0: any free port. The token
+    /// is required there too; a non-loopback address is reachable from other machines.
     #[arg(long, value_name = "ADDR")]
     pub api_addr: Option<std::net::SocketAddr>,
+
+    /// Open the Dev Tools page in the browser once ovdev runs.
+    #[arg(long)]
+    pub open: bool,
 
     /// More diagnostics on stderr (or set OVDEV_LOG, e.g. OVDEV_LOG=debug).
     #[arg(long, short)]

@@ -1,6 +1,7 @@
 //! The `ovdev` command line: argument parsing, resolution into a plugin list, and the run loop.
 
 mod args;
+mod browser;
 mod hints;
 mod host;
 mod instance;
@@ -28,6 +29,9 @@ use print_thread::PrintThread;
 
 /// Exit code for usage errors, as clap uses.
 const USAGE_ERROR: u8 = 2;
+/// Where `ovdev dev` serves the API and the Dev Tools page unless told otherwise.
+const DEFAULT_API_ADDR: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 17777);
 
 /// Parses the command line and runs the chosen command.
 pub fn run() -> anyhow::Result<ExitCode> {
@@ -133,12 +137,17 @@ fn run_dev(mut args: DevArgs) -> anyhow::Result<ExitCode> {
         builder = builder.node(node);
     }
     if !args.no_api {
+        let state = omniview_devserver::resolve_state_dir(args.state_dir.clone()).ok();
         builder = builder.api(omniview_devserver::api::ApiOptions {
-            tcp: args.api_addr,
+            tcp: Some(args.api_addr.unwrap_or(DEFAULT_API_ADDR)),
+            // Only the default moves aside; an address the user gave is used or refused.
+            tcp_fallback: args.api_addr.is_none(),
+            // The same token across restarts: an open page reconnects by itself.
+            token_file: state.map(|s| s.join("api-token")),
             ..Default::default()
         });
-    } else if args.api_addr.is_some() {
-        return usage_error("`--api-addr` and `--no-api` contradict each other; leave one out");
+    } else if args.api_addr.is_some() || args.open {
+        return usage_error("`--api-addr` and `--open` need the API; leave out `--no-api`");
     }
     let printer = Printer::new(
         args.json,
@@ -146,6 +155,7 @@ fn run_dev(mut args: DevArgs) -> anyhow::Result<ExitCode> {
         !args.no_timestamps,
     );
 
+    let open = args.open;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -166,7 +176,7 @@ fn run_dev(mut args: DevArgs) -> anyhow::Result<ExitCode> {
         let handle = builder
             .start()
             .map_err(|e| anyhow::anyhow!(hints::builder_error(&e)))?;
-        let code = dev_loop(&handle, &plugins, printer, attach_only, signals).await;
+        let code = dev_loop(&handle, &plugins, printer, (attach_only, open), signals).await;
         Ok(code)
     })
 }
@@ -175,7 +185,7 @@ async fn dev_loop(
     handle: &DevServerHandle,
     plugins: &BTreeMap<String, std::path::PathBuf>,
     printer: Printer,
-    attach_only: bool,
+    (attach_only, open): (bool, bool),
     (mut sigint, mut sigterm): (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
 ) -> ExitCode {
     // Printing happens on its own thread: nothing here waits for whoever reads stdout.
@@ -186,6 +196,15 @@ async fn dev_loop(
             return ExitCode::from(1);
         }
     };
+    if let Some((url, token)) = handle.api_info().and_then(|i| Some((i.url?, i.token))) {
+        let page = browser::page_url(&url, &token);
+        printer.note(format!("Dev Tools: {page}"));
+        if open {
+            if let Err(e) = browser::open(&page) {
+                printer.note(e);
+            }
+        }
+    }
     if attach_only {
         printer.note("no plugin directory given and no plugin.yaml here: attaching only to plugins run outside ovdev (their .devinfo files)");
     }

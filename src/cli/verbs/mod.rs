@@ -54,6 +54,7 @@ pub fn run(command: Command) -> u8 {
             Command::Attach(a) => attach(a).await,
             Command::Detach(a) => simple(a, "detach", "detached from").await,
             Command::Wait(a) => wait::wait(a).await,
+            Command::Open(a) => open(a),
             Command::Dev(_) | Command::ServeExternal(_) => Ok(2),
         }
     });
@@ -88,6 +89,21 @@ fn local_time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.with_timezone(&chrono::Local)
         .format("%H:%M:%S")
         .to_string()
+}
+
+/// `ovdev open`: the running instance's Dev Tools page in the browser.
+fn open(a: VerbArgs) -> Outcome {
+    let info = find(&a)?;
+    let Some(url) = &info.url else {
+        return Err(VerbError::failed(format!(
+            "ovdev (pid {}) serves no page: it was started with --no-api",
+            info.pid
+        )));
+    };
+    let page = super::browser::page_url(url, &info.token);
+    println!("{page}");
+    super::browser::open(&page).map_err(VerbError::failed)?;
+    Ok(0)
 }
 
 async fn ls(a: VerbArgs) -> Outcome {
