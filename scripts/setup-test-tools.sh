@@ -23,13 +23,16 @@ install_tool yarn-classic yarn@1.22.22 yarn
 install_tool yarn-berry @yarnpkg/cli-dist@4.18.1 yarn
 install_tool bun bun@1.4.5 bun
 
-# The API's tests: TypeScript (tsc --strict on the generated bindings) from npm, and
-# schemathesis (fuzzing the API from its OpenAPI document) from PyPI in a virtualenv; pinned.
+# The API's and the Dev Tools page's tests: TypeScript (tsc --strict on the generated
+# bindings) and playwright-core (drives the browser) from npm, schemathesis (fuzzing the API
+# from its OpenAPI document) from PyPI in a virtualenv, all pinned; Chromium from Debian's
+# package (never a browser download).
 api=target/api-tools
-if ! "$api/node_modules/.bin/tsc" --version 2>/dev/null | grep -q "7.0.2"; then
-  echo "setup: installing typescript@7.0.2 into $api" >&2
+if ! "$api/node_modules/.bin/tsc" --version 2>/dev/null | grep -q "7.0.2" \
+  || ! grep -q '"version": "1.65.1"' "$api/node_modules/playwright-core/package.json" 2>/dev/null; then
+  echo "setup: installing typescript@7.0.2 and playwright-core@1.65.1 into $api" >&2
   mkdir -p "$api"
-  npm install --prefix "$api" --no-audit --no-fund --no-save typescript@7.0.2 >/dev/null
+  npm install --prefix "$api" --no-audit --no-fund --no-save typescript@7.0.2 playwright-core@1.65.1 >/dev/null
 fi
 if ! "$api/venv/bin/schemathesis" --version 2>/dev/null | grep -q "4.32.5"; then
   echo "setup: installing schemathesis 4.32.5 into $api/venv" >&2
@@ -38,4 +41,9 @@ if ! "$api/venv/bin/schemathesis" --version 2>/dev/null | grep -q "4.32.5"; then
     python3 -m venv "$api/venv"
   fi
   "$api/venv/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing chromium from Debian" >&2
+  apt-get update >/dev/null
+  apt-get install -y chromium >/dev/null
 fi

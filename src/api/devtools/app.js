@@ -122,9 +122,11 @@ function cell(text, cls) {
   return td;
 }
 
+const CLOCK = { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' };
+
 function time(t) {
   if (!t || t.startsWith('0001-')) return '';
-  return new Date(t).toLocaleTimeString();
+  return new Date(t).toLocaleTimeString([], CLOCK);
 }
 
 function seconds(ns) {
@@ -395,7 +397,7 @@ function takeBatches(deadline) {
       page.lastSeq = e.seq;
       const l = {
         seq: e.seq,
-        ts: new Date(e.timestamp).toLocaleTimeString(),
+        ts: new Date(e.timestamp).toLocaleTimeString([], CLOCK),
         source: e.source,
         level: e.level,
         html: ansiToHtml(e.message),
