@@ -34,6 +34,7 @@ async fn run_script(script: &str, env: &[(&str, &Path)]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    eprintln!("{text}");
     assert!(out.status.success(), "{script} failed:\n{text}");
     assert!(text.contains(": ok"), "{text}");
 }
@@ -49,4 +50,56 @@ async fn the_page_shows_errors_at_once_steers_builds_filters_logs_and_reconnects
     .await;
     assert_no_processes_in(&dir, Duration::from_secs(5)).await;
     assert_no_processes_in(state.path(), Duration::from_secs(5)).await;
+}
+
+/// The fake package manager of the flood test: each `dev` serves HTTP on its port (ovdev
+/// probes ready dev servers) after printing Vite's ready line; the plugin with a `flood`
+/// file then writes a million lines (in bursts, over a few seconds) once a line arrives on the
+/// FIFO `go`.
+const FAKE_PM: &str = r#"#!/bin/sh
+port=""; while [ $# -gt 0 ]; do [ "$1" = "--port" ] && port="$2"; shift; done
+python3 -c 'import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self): self.send_response(200); self.end_headers()
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+print("  ➜  Local:   http://127.0.0.1:%s/" % sys.argv[1], flush=True)
+s.serve_forever()' "$port" &
+if [ -e ../flood ]; then
+  read _ < "$ROOT/go"
+  # A million lines in bursts of 50 000 (each as fast as `yes` writes), over several seconds.
+  i=0; while [ $i -lt 20 ]; do
+    yes "a line of the flooding dev server, about eighty bytes long ........................" | head -n 50000
+    sleep 0.2; i=$((i+1))
+  done
+fi
+wait
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_hundred_plugins_and_a_flood_clicks_stay_fast_and_memory_bounded() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    for i in 0..100 {
+        let dir = r.join(format!("p{i:03}"));
+        std::fs::create_dir_all(dir.join("ui/node_modules")).unwrap();
+        std::fs::write(
+            dir.join("plugin.yaml"),
+            format!("id: p{i:03}\nversion: 0.0.1\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.join("ui/package.json"), r#"{"scripts":{"dev":"vite"}}"#).unwrap();
+    }
+    std::fs::write(r.join("p000/flood"), "").unwrap();
+    nix::unistd::mkfifo(&r.join("go"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    std::fs::write(
+        r.join("pm"),
+        FAKE_PM.replace("$ROOT", &r.display().to_string()),
+    )
+    .unwrap();
+    std::fs::set_permissions(r.join("pm"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    run_script("flood.mjs", &[("ROOT", r), ("STATE_DIR", state.path())]).await;
+    assert_no_processes_in(r, Duration::from_secs(10)).await;
 }

@@ -334,6 +334,10 @@ pub struct LogStreamQuery {
     pub level: Option<LogLevel>,
     /// Only entries of this source.
     pub source: Option<LogSource>,
+    /// At most this many lines a second (a page cannot show more): under a flood the newest
+    /// of each batch are sent and the others counted in `ovdev/lines_skipped` `{count}`.
+    #[param(minimum = 1)]
+    pub max_rate: Option<u32>,
 }
 
 #[utoipa::path(get, path = "/api/v1/plugins/{id}/logs/stream", tag = "logs", params(IdPath, LogStreamQuery),
@@ -358,6 +362,9 @@ pub async fn log_stream(
     };
     // Ring position first, then the kept entries: nothing falls between the two.
     let cursor = state.events.next();
+    if q.max_rate == Some(0) {
+        return Err(ApiError::bad_request("`max_rate` is at least 1"));
+    }
     let kept = engine.get_dev_server_logs(&id, None).await?;
     Ok(streams::logs(
         state.events.clone(),
@@ -365,6 +372,7 @@ pub async fn log_stream(
         id,
         filter,
         kept,
+        q.max_rate,
     ))
 }
 

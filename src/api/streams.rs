@@ -179,14 +179,121 @@ fn log_frame(out: &mut BytesMut, entries: &[LogEntry]) {
     );
 }
 
+/// At most `per_window` lines in each 100 ms: what a page can show under a flood. Lines
+/// beyond it are counted, and the newest of each batch are the ones kept.
+pub struct RateCap {
+    per_window: usize,
+    window_start: std::time::Instant,
+    sent: usize,
+    /// Lines left out since the last `ovdev/lines_skipped` frame.
+    skipped: u64,
+}
+
+/// The window of a [`RateCap`].
+const RATE_WINDOW: Duration = Duration::from_millis(100);
+/// The name of the frame that says how many lines a rate cap left out.
+pub const LINES_SKIPPED: &str = "ovdev/lines_skipped";
+
+impl RateCap {
+    /// A cap of `per_second` lines a second.
+    pub fn new(per_second: u32) -> Self {
+        Self {
+            per_window: (per_second as usize / 10).max(1),
+            window_start: std::time::Instant::now(),
+            sent: 0,
+            skipped: 0,
+        }
+    }
+
+    /// How many of `n` new lines may go now (the caller keeps the newest that many).
+    pub fn allow(&mut self, n: usize, now: std::time::Instant) -> usize {
+        if now.duration_since(self.window_start) >= RATE_WINDOW {
+            self.window_start = now;
+            self.sent = 0;
+        }
+        let allowed = n.min(self.per_window - self.sent);
+        self.sent += allowed;
+        self.skipped += (n - allowed) as u64;
+        allowed
+    }
+
+    /// The count of lines left out since the last call.
+    pub fn take_skipped(&mut self) -> u64 {
+        std::mem::take(&mut self.skipped)
+    }
+}
+
+/// What a log stream client has seen, and what it wants.
+struct LogFollower {
+    plugin: String,
+    filter: LogsQuery,
+    last_seq: u64,
+    cap: Option<RateCap>,
+}
+
+impl LogFollower {
+    /// The frames of the plugin's log events from `cursor` on.
+    fn render(&mut self, log: &EventLog, cursor: &mut u64) -> BytesMut {
+        let plugin = self.plugin.as_str();
+        let batch = log.read(cursor, CHUNK_BYTES, |e| {
+            e.name == ovdev_actors::types::EVENT_DEV_SERVER_LOG
+                && e.plugin.as_deref() == Some(plugin)
+        });
+        let mut out = BytesMut::new();
+        if batch.missed > 0 {
+            missed_frame(&mut out, batch.missed);
+        }
+        for e in &batch.events {
+            let Some(DevServerEvent::Log(entries)) = &e.event else {
+                continue;
+            };
+            let unfiltered = self.filter.level.is_none() && self.filter.source.is_none();
+            if let (true, None, Some(a), Some(z)) =
+                (unfiltered, &self.cap, entries.first(), entries.last())
+            {
+                if a.seq > self.last_seq {
+                    // Every entry is new: the payload serialised once will do.
+                    self.last_seq = z.seq;
+                    write_frame(&mut out, Some(&z.seq.to_string()), e.name, e.data());
+                    continue;
+                }
+            }
+            let mut fresh: Vec<LogEntry> = entries
+                .iter()
+                .filter(|x| x.seq > self.last_seq && self.filter.keeps(x))
+                .cloned()
+                .collect();
+            if let Some(x) = entries.last() {
+                self.last_seq = self.last_seq.max(x.seq);
+            }
+            if let Some(cap) = &mut self.cap {
+                let allowed = cap.allow(fresh.len(), std::time::Instant::now());
+                fresh.drain(..fresh.len() - allowed);
+                let skipped = if fresh.is_empty() {
+                    0
+                } else {
+                    cap.take_skipped()
+                };
+                if skipped > 0 {
+                    let data = format!("{{\"count\":{skipped}}}");
+                    write_frame(&mut out, None, LINES_SKIPPED, data.as_bytes());
+                }
+            }
+            log_frame(&mut out, &fresh);
+        }
+        out
+    }
+}
+
 /// One plugin's logs: the `kept` entries after `filter.since`, then new ones from event
-/// number `cursor` on, each entry once.
+/// number `cursor` on, each entry once; with `max_rate`, at most that many lines a second.
 pub fn logs(
     log: Arc<EventLog>,
     cursor: u64,
     plugin: String,
     filter: LogsQuery,
     kept: Vec<LogEntry>,
+    max_rate: Option<u32>,
 ) -> Response {
     let mut last_seq = filter.since.unwrap_or(0);
     let mut first = BytesMut::new();
@@ -200,58 +307,34 @@ pub fn logs(
     if let Some(e) = backlog.last() {
         last_seq = e.seq;
     }
+    let follower = LogFollower {
+        plugin,
+        filter,
+        last_seq,
+        cap: max_rate.map(RateCap::new),
+    };
     let follow = Follow::new(log, cursor);
     let head = futures::stream::iter((!first.is_empty()).then(|| Ok(first.freeze())));
-    let tail = futures::stream::unfold(
-        (follow, filter, last_seq),
-        move |(mut f, filter, mut last_seq)| {
-            let plugin = plugin.clone();
-            async move {
-                let chunk = f
-                    .next(|log, cursor| {
-                        let batch = log.read(cursor, CHUNK_BYTES, |e| {
-                            e.name == ovdev_actors::types::EVENT_DEV_SERVER_LOG
-                                && e.plugin.as_deref() == Some(plugin.as_str())
-                        });
-                        let mut out = BytesMut::new();
-                        if batch.missed > 0 {
-                            missed_frame(&mut out, batch.missed);
-                        }
-                        for e in &batch.events {
-                            let Some(DevServerEvent::Log(entries)) = &e.event else {
-                                continue;
-                            };
-                            let unfiltered = filter.level.is_none() && filter.source.is_none();
-                            if let (true, Some(a), Some(z)) =
-                                (unfiltered, entries.first(), entries.last())
-                            {
-                                if a.seq > last_seq {
-                                    // Every entry is new: the payload serialised once will do.
-                                    last_seq = z.seq;
-                                    let id = z.seq.to_string();
-                                    write_frame(&mut out, Some(&id), e.name, e.data());
-                                    continue;
-                                }
-                            }
-                            let fresh: Vec<LogEntry> = entries
-                                .iter()
-                                .filter(|x| x.seq > last_seq && filter.keeps(x))
-                                .cloned()
-                                .collect();
-                            if let Some(x) = entries.last() {
-                                last_seq = last_seq.max(x.seq);
-                            }
-                            log_frame(&mut out, &fresh);
-                        }
-                        out
-                    })
-                    .await?;
-                Some((
-                    Ok::<_, std::convert::Infallible>(chunk),
-                    (f, filter, last_seq),
-                ))
-            }
-        },
-    );
+    let tail = futures::stream::unfold((follow, follower), |(mut f, mut follower)| async move {
+        let chunk = f.next(|log, cursor| follower.render(log, cursor)).await?;
+        Some((Ok::<_, std::convert::Infallible>(chunk), (f, follower)))
+    });
     sse(Body::from_stream(head.chain(tail)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_cap_lets_a_window_full_through_and_counts_the_rest() {
+        let mut cap = RateCap::new(5000);
+        let t0 = std::time::Instant::now();
+        assert_eq!(cap.allow(300, t0), 300);
+        assert_eq!(cap.allow(300, t0), 200, "500 per 100 ms");
+        assert_eq!(cap.allow(10, t0), 0);
+        assert_eq!(cap.take_skipped(), 110);
+        assert_eq!(cap.take_skipped(), 0);
+        assert_eq!(cap.allow(10, t0 + RATE_WINDOW), 10, "a new window");
+    }
 }

@@ -127,7 +127,7 @@ try {
 
   // Log filters and search.
   for (const s of ['vite', 'go-watch', 'manager', 'plugin']) await page.getByLabel(s, { exact: true }).uncheck();
-  const lines = page.locator('#log div');
+  const lines = page.locator('#log-rows div');
   await until('go-build lines only', async () => {
     const all = await lines.allTextContents();
     return all.length > 0 && all.every((l) => l.includes('[go-build]'));

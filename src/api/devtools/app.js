@@ -8,7 +8,9 @@ const MAX_LINES = 10000;
 /** Parsing budget per animation frame, so that a flood never freezes the page. */
 const FRAME_BUDGET_MS = 8;
 /** Log batches waiting to be parsed beyond this are dropped (counted as skipped). */
-const MAX_PENDING_BATCHES = 200;
+const MAX_PENDING_BATCHES = 50;
+/** Lines a second the server may send to the page (it keeps MAX_LINES of them). */
+const LOG_RATE = 5000;
 const SOURCES = ['vite', 'go-build', 'go-watch', 'manager', 'plugin'];
 const LEVELS = { debug: 0, info: 1, warn: 2, error: 3 };
 const STATUS_EVENTS = ['plugin/devserver/status', 'plugin/devserver/error', 'plugin/dev_reload_error', 'ovdev/events_missed'];
@@ -22,9 +24,11 @@ const page = {
   connected: false,
   events: null,
   logs: null, // { source: EventSource, id }
-  lines: [], // { seq, ts, source, level, html, text }
+  lines: [], // { seq, ts, source, level, message, html?, text? }
+  shown: [], // the kept lines that pass the filters
   pending: [],
   skipped: 0,
+  skippedLines: 0,
   lastSeq: 0,
 };
 
@@ -356,40 +360,59 @@ function lineFilter() {
       match = (t) => t.toLowerCase().includes(needle);
     }
   }
-  return (l) => sources.has(l.source) && LEVELS[l.level] >= min && match(l.text);
+  return (l) => sources.has(l.source) && LEVELS[l.level] >= min && match(text(l));
 }
 
-function lineElement(l) {
-  const div = document.createElement('div');
-  div.className = l.level === 'warn' || l.level === 'error' ? l.level : '';
+/** The line without its escapes (made when first needed: a search, or never). */
+function text(l) {
+  if (l.text === undefined) l.text = plainText(l.message);
+  return l.text;
+}
+
+// The log is a virtual list: every kept line that passes the filters is in `page.shown`, but
+// only the rows in view are in the document, so a flood costs the page the same as a trickle.
+const ROW_PX = 17;
+const OVERSCAN = 30;
+
+function rowHtml(l) {
+  if (l.html === undefined) l.html = ansiToHtml(l.message);
+  const cls = l.level === 'warn' || l.level === 'error' ? ` class="${l.level}"` : '';
   const ts = $('timestamps').checked ? `<span class="ts">${l.ts} </span>` : '';
-  div.innerHTML = `${ts}<span class="src">[${l.source}]</span> ${l.html}`;
-  return div;
+  return `<div${cls}>${ts}<span class="src">[${l.source}]</span> ${l.html}</div>`;
 }
 
-/** Shows the kept lines that pass the filters (after a filter change). */
+function paintLog() {
+  const log = $('log');
+  const spacer = $('log-spacer');
+  const rows = $('log-rows');
+  spacer.style.height = `${page.shown.length * ROW_PX}px`;
+  if ($('follow').checked) log.scrollTop = log.scrollHeight;
+  const first = Math.max(0, Math.floor(log.scrollTop / ROW_PX) - OVERSCAN);
+  const count = Math.ceil(log.clientHeight / ROW_PX) + 2 * OVERSCAN;
+  rows.style.transform = `translateY(${first * ROW_PX}px)`;
+  rows.innerHTML = page.shown.slice(first, first + count).map(rowHtml).join('');
+}
+
+/** Filters the kept lines again (after a filter change) and shows them. */
 function renderAllLines() {
   const keep = lineFilter();
-  const frag = document.createDocumentFragment();
-  for (const l of page.lines) if (keep(l)) frag.append(lineElement(l));
-  $('log').replaceChildren(frag);
-  scrollLog();
+  page.shown = page.lines.filter(keep);
+  paintLog();
   countLines();
 }
 
 function countLines() {
-  const skipped = page.skipped ? ` · ${page.skipped} batches skipped under a flood` : '';
-  $('log-count').textContent = `${page.lines.length} lines kept (at most ${MAX_LINES})${skipped}`;
+  const flood = page.skippedLines + page.skipped;
+  const skipped = flood ? ` · ${page.skippedLines} lines and ${page.skipped} batches skipped under a flood` : '';
+  $('log-count').textContent = `${page.shown.length} of ${page.lines.length} lines kept (at most ${MAX_LINES})${skipped}`;
 }
 
 function scrollLog() {
-  if ($('follow').checked) $('log').scrollTop = $('log').scrollHeight;
+  paintLog();
 }
 
 function takeBatches(deadline) {
   const keep = lineFilter();
-  const frag = document.createDocumentFragment();
-  let added = 0;
   while (page.pending.length && performance.now() < deadline) {
     const entries = JSON.parse(page.pending.shift());
     for (const e of entries) {
@@ -400,28 +423,26 @@ function takeBatches(deadline) {
         ts: new Date(e.timestamp).toLocaleTimeString([], CLOCK),
         source: e.source,
         level: e.level,
-        html: ansiToHtml(e.message),
-        text: plainText(e.message),
+        message: e.message,
       };
       page.lines.push(l);
-      if (keep(l)) { frag.append(lineElement(l)); added++; }
+      if (keep(l)) page.shown.push(l);
     }
   }
-  return { frag, added };
 }
 
 function drawLogs() {
   page.drawing = false;
   if (!page.pending.length) return;
-  const { frag, added } = takeBatches(performance.now() + FRAME_BUDGET_MS);
-  const log = $('log');
-  if (page.lines.length > MAX_LINES) page.lines.splice(0, page.lines.length - MAX_LINES);
-  if (added) {
-    log.append(frag);
-    let extra = log.childElementCount - MAX_LINES;
-    while (extra-- > 0) log.firstElementChild.remove();
+  takeBatches(performance.now() + FRAME_BUDGET_MS);
+  if (page.lines.length > MAX_LINES) {
+    page.lines.splice(0, page.lines.length - MAX_LINES);
+    const oldest = page.lines[0].seq;
+    let gone = 0;
+    while (gone < page.shown.length && page.shown[gone].seq < oldest) gone++;
+    if (gone) page.shown.splice(0, gone);
   }
-  scrollLog();
+  paintLog();
   countLines();
   if (page.pending.length) schedule();
 }
@@ -437,14 +458,19 @@ function followLogs(id, fresh) {
   if (page.logs) page.logs.source.close();
   if (fresh || !page.logs || page.logs.id !== id) {
     page.lines = [];
+    page.shown = [];
     page.pending = [];
     page.skipped = 0;
+    page.skippedLines = 0;
     page.lastSeq = 0;
-    $('log').replaceChildren();
+    paintLog();
     countLines();
   }
-  const since = page.lastSeq ? `?since=${page.lastSeq}` : '';
-  const source = new EventSource(`${API}/plugins/${encodeURIComponent(id)}/logs/stream${since}`);
+  // The server sends at most LOG_RATE lines a second: under a flood the page gets the newest
+  // of each batch and a count of the others, never more than it can show.
+  const q = new URLSearchParams({ max_rate: String(LOG_RATE) });
+  if (page.lastSeq) q.set('since', String(page.lastSeq));
+  const source = new EventSource(`${API}/plugins/${encodeURIComponent(id)}/logs/stream?${q}`);
   page.logs = { source, id };
   source.addEventListener('plugin/devserver/log', (ev) => {
     page.pending.push(ev.data);
@@ -457,6 +483,10 @@ function followLogs(id, fresh) {
     schedule();
   });
   source.addEventListener('ovdev/events_missed', () => { page.skipped++; countLines(); });
+  source.addEventListener('ovdev/lines_skipped', (ev) => {
+    page.skippedLines += JSON.parse(ev.data).count;
+    countLines();
+  });
   source.onerror = () => {
     // Reconnects by itself while ovdev restarts; a closed stream (the plugin is gone) is
     // opened again when the plugin is.
@@ -556,7 +586,14 @@ function init() {
   for (const id of ['level', 'regex', 'timestamps']) $(id).addEventListener('change', renderAllLines);
   $('search').addEventListener('input', renderAllLines);
   $('follow').addEventListener('change', scrollLog);
-  $('clear').addEventListener('click', () => { page.lines = []; page.skipped = 0; $('log').replaceChildren(); countLines(); });
+  $('clear').addEventListener('click', () => { page.lines = []; page.shown = []; page.skipped = 0; paintLog(); countLines(); });
+  $('log').addEventListener('scroll', () => {
+    // Scrolling up leaves follow mode; back at the bottom, it follows again.
+    const log = $('log');
+    const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - ROW_PX;
+    if ($('follow').checked !== atBottom) $('follow').checked = atBottom;
+    requestAnimationFrame(paintLog);
+  });
   const editor = localStorage.getItem('ovdev.editor');
   if (editor !== null) $('editor').value = editor;
   $('editor').addEventListener('change', () => {
