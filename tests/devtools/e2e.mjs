@@ -57,6 +57,18 @@ await until('the API', async () => (await fetch(`${base}/api/v1/plugins`)).statu
 
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
 const context = await browser.newContext({ viewport: { width: 1400, height: 850 } });
+// Desktop notifications: granted, and recorded as the page creates them.
+await context.grantPermissions(['notifications'], { origin: base });
+await context.addInitScript(() => {
+  window.__notes = [];
+  const Real = window.Notification;
+  window.Notification = class extends Real {
+    constructor(title, options) {
+      super(title, options);
+      window.__notes.push(title);
+    }
+  };
+});
 const page = await context.newPage();
 const errors = [];
 page.on('pageerror', (e) => errors.push(e.message));
@@ -83,6 +95,13 @@ try {
   assert.match(await page.title(), /ready/);
   await page.locator('#detail-title', { hasText: 'hello-plugin' }).waitFor();
   await shot('overview.png');
+
+  // ANSI colours become spans (the escapes never reach the screen).
+  const html = await page.evaluate(() => ansiToHtml('\x1b[31mred\x1b[0m <b>\x1b[1mbold\x1b[22m'));
+  assert.equal(html, '<span class="a-31">red</span> &lt;b&gt;<span class="a-b">bold</span>');
+
+  // Opt in to notifications: one when the build breaks, one when it recovers.
+  await page.getByLabel('Notify when a build breaks or recovers').check();
 
   // A syntax error shows in the error list within a second of its event, with file:line:col.
   await page.evaluate(() => {
@@ -115,6 +134,10 @@ try {
   writeFileSync(greeting, good);
   await page.locator('#errors li.none').waitFor({ timeout: HANG });
   await until('the favicon green again', async () => (await favicon()) === 'ready');
+  await until('both notifications', async () => {
+    const notes = await page.evaluate(() => window.__notes);
+    return notes.includes('hello-plugin: build broken') && notes.includes('hello-plugin: build fixed');
+  });
 
   // The Rebuild button builds (a new row in the history, triggered by hand).
   const builds = page.locator('#builds tbody tr');
@@ -146,6 +169,19 @@ try {
   await shot('logs-filtered.png');
   await page.getByLabel('Search').fill('');
   for (const s of ['vite', 'go-watch', 'manager', 'plugin']) await page.getByLabel(s, { exact: true }).check();
+
+  // Clear empties the view; new lines come in again.
+  await page.getByRole('button', { name: 'Clear' }).click();
+  assert.match(await page.locator('#log-count').textContent(), /^0 of 0 lines/);
+
+  // Stop, then Start again from the page (the stopped plugin stays listed with its directory).
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await row('hello-plugin').filter({ hasText: 'stopped' }).waitFor({ timeout: HANG });
+  assert.equal(await page.getByRole('button', { name: 'Start', exact: true }).isEnabled(), true);
+  await page.getByRole('button', { name: 'Start', exact: true }).click();
+  await page.locator('#action-status', { hasText: 'Starting hello-plugin: done' }).waitFor({ timeout: HANG });
+  await row('hello-plugin').filter({ hasText: 'ready' }).waitFor({ timeout: HANG });
+  await until('log lines of the new run', async () => (await lines.count()) > 0);
 
   // Keyboard: the row is reachable and selects with Enter.
   await row('hello-plugin').focus();

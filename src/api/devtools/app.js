@@ -496,13 +496,19 @@ function followLogs(id, fresh) {
 
 // ---- notifications -----------------------------------------------------------------------------
 
+/** A notification when a plugin's build breaks, and one when it works again (a rebuild in
+ * between does not count as recovered). */
 function notifyChange(id, before, after, p) {
+  const breaks = after === 'error' && !p.broken;
+  const recovers = after === 'ready' && p.broken;
+  if (after === 'error') p.broken = true;
+  if (after === 'ready' || after === 'stopped') p.broken = false;
   if (!$('notify').checked || !('Notification' in window) || Notification.permission !== 'granted') return;
-  if (before === after || before === null) return;
-  if (after === 'error') {
+  if (before === null) return;
+  if (breaks) {
     const first = p.state.lastError ? p.state.lastError.split('\n')[0] : '';
     new Notification(`${id}: build broken`, { body: first, tag: 'ovdev-' + id });
-  } else if (before === 'error' && after === 'ready') {
+  } else if (recovers) {
     new Notification(`${id}: build fixed`, { body: 'It builds and runs again.', tag: 'ovdev-' + id });
   }
 }
