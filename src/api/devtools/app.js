@@ -160,7 +160,7 @@ function renderRow(id) {
     a.rel = 'noopener';
     vite.append(a);
   } else vite.textContent = s.viteStatus;
-  tr.append(vite, cell(s.grpcConnected ? 'connected' : '—'));
+  tr.append(vite, cell(s.grpcConnected ? 'yes' : '—'));
   tr.append(cell(s.lastBuildTime && !s.lastBuildTime.startsWith('0001-') ? `${time(s.lastBuildTime)} (${seconds(s.lastBuildDuration)})` : ''));
   tr.append(cell(String(s.restarts || 0)));
   if (!p.row) {
