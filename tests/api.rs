@@ -488,3 +488,80 @@ async fn a_state_directory_too_long_for_a_socket_fails_the_start_with_the_reason
     );
     assert!(live_instances(&long).is_empty(), "no runtime file is left");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_is_served_with_its_security_headers_and_a_taken_port_moves_aside() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let state = tempfile::tempdir().unwrap();
+    let token_file = state.path().join("api-token");
+    let e = TestEngine::start(with_api(ApiOptions {
+        tcp: Some(format!("127.0.0.1:{port}").parse().unwrap()),
+        tcp_fallback: true,
+        token_file: Some(token_file.clone()),
+        ..Default::default()
+    }));
+    let info = e.handle.api_info().unwrap();
+    let addr = tcp_addr(&info);
+    assert_ne!(addr.port(), port, "the taken port was left to its owner");
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap(), info.token);
+    let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    let browser = [("Accept", "text/html,application/xhtml+xml")];
+    let (status, head, _) = raw(addr, "GET", "/ui/", &browser, b"").await;
+    assert_eq!(status, 401);
+    assert!(head.contains("content-type: text/html"), "{head}");
+    let (status, head, _) = raw(addr, "GET", "/", &[("Authorization", &bearer(&info))], b"").await;
+    assert_eq!(
+        (status, head.contains("location: /ui/")),
+        (303, true),
+        "{head}"
+    );
+    for (path, kind) in [
+        ("/ui/", "text/html"),
+        ("/ui/app.js", "text/javascript"),
+        ("/ui/app.css", "text/css"),
+    ] {
+        let (status, head, _) =
+            raw(addr, "GET", path, &[("Authorization", &bearer(&info))], b"").await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            head.contains(&format!("content-type: {kind}")),
+            "{path}: {head}"
+        );
+        assert!(
+            head.contains("content-security-policy: default-src 'none'; script-src 'self'"),
+            "{head}"
+        );
+        assert!(head.contains("x-frame-options: DENY"), "{head}");
+    }
+    e.finish().await;
+
+    // The same token file again: the same token (an open page keeps working).
+    let again = TestEngine::start(with_api(ApiOptions {
+        token_file: Some(token_file.clone()),
+        ..Default::default()
+    }));
+    assert_eq!(again.handle.api_info().unwrap().token, info.token);
+    again.finish().await;
+
+    // An address given without the move-aside: its owner keeps it, the start says why.
+    let started = omniview_devserver::DevServerBuilder::with_host(RecordingHost::new())
+        .state_dir(state.path())
+        .watch_external(false)
+        .api(ApiOptions {
+            tcp: Some(format!("127.0.0.1:{port}").parse().unwrap()),
+            ..Default::default()
+        })
+        .start();
+    let Err(err) = started else {
+        panic!("a taken port given explicitly must fail the start")
+    };
+    assert!(
+        err.to_string()
+            .contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
+    drop(taken);
+}

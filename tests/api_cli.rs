@@ -250,3 +250,72 @@ async fn several_instances_are_listed_and_chosen_by_pid() {
     assert!(wait_exit(&mut a).await.success());
     assert!(wait_exit(&mut b).await.success());
 }
+
+#[tokio::test]
+async fn open_and_dev_open_start_the_browser_on_the_page_with_the_token() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let root = tempfile::tempdir().unwrap();
+    let s = &root.path().join("state");
+    let seen = root.path().join("opened");
+    let browser = root.path().join("browser");
+    std::fs::write(
+        &browser,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", seen.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (mut child, _) = spawn_piped(
+        ovdev()
+            .args([
+                "dev",
+                "--json",
+                "--open",
+                "--api-addr",
+                "127.0.0.1:0",
+                "--state-dir",
+            ])
+            .arg(s)
+            .env("BROWSER", &browser),
+    );
+    let (out, _) = until(s, &["ls"], 0).await;
+    assert!(out.contains("runs no plugins"), "{out}");
+    let token = std::fs::read_to_string(s.join("api-token")).unwrap();
+    let deadline = Instant::now() + HANG;
+    while !seen.exists() {
+        assert!(Instant::now() < deadline, "--open never ran the browser");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let opened = std::fs::read_to_string(&seen).unwrap();
+    assert!(opened.starts_with("http://127.0.0.1:"), "{opened}");
+    assert!(
+        opened.trim_end().ends_with(&format!("/ui/?token={token}")),
+        "{opened}"
+    );
+
+    let out = tokio::time::timeout(
+        HANG,
+        ovdev()
+            .args(["open", "--state-dir"])
+            .arg(s)
+            .env("BROWSER", &browser)
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(
+        printed,
+        opened.trim_end(),
+        "`ovdev open` prints and opens the same page"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(std::fs::read_to_string(&seen).unwrap().lines().count(), 2);
+    signal(&child, Signal::SIGTERM);
+    assert!(wait_exit(&mut child).await.success());
+}
