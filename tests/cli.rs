@@ -557,14 +557,25 @@ async fn no_directory_means_the_current_one_or_attach_only() {
     let mut child = cmd.spawn().unwrap();
     let mut err =
         tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stderr.take().unwrap()));
-    let line = tokio::time::timeout(HANG, err.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    // The page's address comes first, then the note.
+    let mut notes = Vec::new();
+    while !notes.iter().any(|l: &String| l.contains("attaching only")) {
+        let line = tokio::time::timeout(HANG, err.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap_or_else(|| panic!("no attach-only note in {notes:?}"));
+        notes.push(line);
+    }
     assert!(
-        line.contains("no plugin directory given and no plugin.yaml here: attaching only"),
-        "{line}"
+        notes.iter().any(
+            |l| l.contains("no plugin directory given and no plugin.yaml here: attaching only")
+        ),
+        "{notes:?}"
+    );
+    assert!(
+        notes[0].starts_with("ovdev: Dev Tools: http://127.0.0.1:"),
+        "{notes:?}"
     );
     signal(&child, Signal::SIGTERM);
     assert_eq!(wait_exit(&mut child).await.code(), Some(0));

@@ -27,7 +27,7 @@ const base = `http://127.0.0.1:${port}`;
 let ovdev = null;
 
 function startOvdev() {
-  ovdev = spawn(OVDEV_BIN, ['dev', '--no-external', '--no-color', '--api-addr', `127.0.0.1:${port}`, '--state-dir', STATE_DIR, PLUGIN_DIR], {
+  ovdev = spawn(OVDEV_BIN, ['dev', '--no-color', '--api-addr', `127.0.0.1:${port}`, '--state-dir', STATE_DIR, PLUGIN_DIR], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   ovdev.stderr.on('data', () => {});
@@ -182,6 +182,32 @@ try {
   await page.locator('#action-status', { hasText: 'Starting hello-plugin: done' }).waitFor({ timeout: HANG });
   await row('hello-plugin').filter({ hasText: 'ready' }).waitFor({ timeout: HANG });
   await until('log lines of the new run', async () => (await lines.count()) > 0);
+
+  // An external plugin (run by `ovdev serve-external`, here the binary ovdev built): attached by
+  // itself, then Detach and Attach from the page.
+  const external = spawn(OVDEV_BIN, ['serve-external', '--id', 'ext-plugin', '--state-dir', STATE_DIR, '--',
+    join(STATE_DIR, 'plugins/hello-plugin/bin/plugin')], { stdio: 'ignore', env: { ...process.env, OVDEV_LOG: 'error' } });
+  try {
+    await row('ext-plugin').filter({ hasText: 'ready' }).waitFor({ timeout: HANG });
+    await row('ext-plugin').click();
+    await page.locator('#detail-title', { hasText: 'ext-plugin' }).waitFor();
+    assert.equal(await row('ext-plugin').locator('td').nth(2).textContent(), 'external');
+    await page.getByRole('button', { name: 'Detach' }).click();
+    await row('ext-plugin').filter({ hasText: 'stopped' }).waitFor({ timeout: HANG });
+    await page.getByRole('button', { name: 'Attach' }).click();
+    await page.locator('#action-status', { hasText: 'Attaching ext-plugin: done' }).waitFor({ timeout: HANG });
+    await row('ext-plugin').filter({ hasText: 'ready' }).waitFor({ timeout: HANG });
+    await shot('external.png');
+  } finally {
+    external.kill('SIGTERM');
+  }
+  await row('ext-plugin').filter({ hasText: 'stopped' }).waitFor({ timeout: HANG });
+  await row('hello-plugin').click();
+
+  // Dark mode, for a person to look at.
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot('dark.png');
+  await page.emulateMedia({ colorScheme: 'light' });
 
   // Keyboard: the row is reachable and selects with Enter.
   await row('hello-plugin').focus();

@@ -240,8 +240,10 @@ function renderDetail() {
     rebuild: !p.stopped && !external,
     restart: !p.stopped && !external,
     stop: !p.stopped && !external,
-    start: p.stopped && !!s.devPath,
-    attach: p.stopped || (!external && false),
+    // A stopped managed plugin starts again from its directory; a detached external one
+    // can be attached again.
+    start: p.stopped && !external && !!s.devPath,
+    attach: p.stopped && external,
     detach: !p.stopped && external,
   };
   for (const b of document.querySelectorAll('[data-action]')) b.disabled = !can[b.dataset.action];
