@@ -178,31 +178,27 @@ try {
   await page.getByRole('button', { name: 'Stop' }).click();
   await row('hello-plugin').filter({ hasText: 'stopped' }).waitFor({ timeout: HANG });
   assert.equal(await page.getByRole('button', { name: 'Start', exact: true }).isEnabled(), true);
-  await page.getByRole('button', { name: 'Start', exact: true }).click();
-  await page.locator('#action-status', { hasText: 'Starting hello-plugin: done' }).waitFor({ timeout: HANG });
-  await row('hello-plugin').filter({ hasText: 'ready' }).waitFor({ timeout: HANG });
-  await until('log lines of the new run', async () => (await lines.count()) > 0);
 
-  // An external plugin (run by `ovdev serve-external`, here the binary ovdev built): attached by
-  // itself, then Detach and Attach from the page.
-  const external = spawn(OVDEV_BIN, ['serve-external', '--id', 'ext-plugin', '--state-dir', STATE_DIR, '--',
-    join(STATE_DIR, 'plugins/hello-plugin/bin/plugin')], { stdio: 'ignore', env: { ...process.env, OVDEV_LOG: 'error' } });
+  // Meanwhile the developer runs the built plugin by hand (`ovdev serve-external`): ovdev
+  // attaches by itself; Detach and Attach from the page; its end leaves it stopped.
+  const external = spawn(OVDEV_BIN, ['serve-external', '--id', 'hello-plugin', '--state-dir', STATE_DIR, '--',
+    join(STATE_DIR, 'plugins/hello-plugin/bin/plugin')], { stdio: 'ignore' });
   try {
-    await row('ext-plugin').filter({ hasText: 'ready' }).waitFor({ timeout: HANG });
-    await row('ext-plugin').click();
-    await page.locator('#detail-title', { hasText: 'ext-plugin' }).waitFor();
-    assert.equal(await row('ext-plugin').locator('td').nth(2).textContent(), 'external');
+    await row('hello-plugin').filter({ hasText: 'external' }).filter({ hasText: 'ready' }).waitFor({ timeout: HANG });
     await page.getByRole('button', { name: 'Detach' }).click();
-    await row('ext-plugin').filter({ hasText: 'stopped' }).waitFor({ timeout: HANG });
+    await row('hello-plugin').filter({ hasText: 'stopped' }).waitFor({ timeout: HANG });
     await page.getByRole('button', { name: 'Attach' }).click();
-    await page.locator('#action-status', { hasText: 'Attaching ext-plugin: done' }).waitFor({ timeout: HANG });
-    await row('ext-plugin').filter({ hasText: 'ready' }).waitFor({ timeout: HANG });
+    await page.locator('#action-status', { hasText: 'Attaching hello-plugin: done' }).waitFor({ timeout: HANG });
+    await row('hello-plugin').filter({ hasText: 'external' }).filter({ hasText: 'ready' }).waitFor({ timeout: HANG });
     await shot('external.png');
   } finally {
     external.kill('SIGTERM');
   }
-  await row('ext-plugin').filter({ hasText: 'stopped' }).waitFor({ timeout: HANG });
-  await row('hello-plugin').click();
+  await row('hello-plugin').filter({ hasText: 'stopped' }).waitFor({ timeout: HANG });
+  await page.getByRole('button', { name: 'Start', exact: true }).click();
+  await page.locator('#action-status', { hasText: 'Starting hello-plugin: done' }).waitFor({ timeout: HANG });
+  await row('hello-plugin').filter({ hasText: 'ready' }).waitFor({ timeout: HANG });
+  await until('log lines of the new run', async () => (await lines.count()) > 0);
 
   // Dark mode, for a person to look at.
   await page.emulateMedia({ colorScheme: 'dark' });

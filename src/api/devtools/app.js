@@ -110,6 +110,8 @@ function setState(state) {
   } else {
     p.stopped = false;
     p.state = state;
+    if (state.devPath) p.devPath = state.devPath;
+    if (state.mode === 'external') p.seenExternal = true;
     if (state.goStatus === 'ready') p.errors = [];
   }
   const after = aggregate(p.state, p.stopped);
@@ -240,10 +242,10 @@ function renderDetail() {
     rebuild: !p.stopped && !external,
     restart: !p.stopped && !external,
     stop: !p.stopped && !external,
-    // A stopped managed plugin starts again from its directory; a detached external one
-    // can be attached again.
-    start: p.stopped && !external && !!s.devPath,
-    attach: p.stopped && external,
+    // A stopped plugin starts again from the directory it last ran from; one that ran
+    // outside ovdev can be attached again.
+    start: p.stopped && !!p.devPath,
+    attach: p.stopped && !!p.seenExternal,
     detach: !p.stopped && external,
   };
   for (const b of document.querySelectorAll('[data-action]')) b.disabled = !can[b.dataset.action];
@@ -294,7 +296,7 @@ async function act(action) {
   out.textContent = `${words[action]} ${id}…`;
   for (const b of document.querySelectorAll('[data-action]')) b.disabled = true;
   try {
-    const body = action === 'start' ? { devPath: p.state.devPath } : undefined;
+    const body = action === 'start' ? { devPath: p.devPath } : undefined;
     const answer = await call('POST', `/plugins/${encodeURIComponent(id)}/${action}`, body);
     if (answer && answer.pluginID) setState(answer);
     if (action === 'stop' || action === 'detach') setState({ ...p.state, mode: 'idle' });
