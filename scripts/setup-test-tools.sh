@@ -23,9 +23,10 @@ install_tool yarn-classic yarn@1.22.22 yarn
 install_tool yarn-berry @yarnpkg/cli-dist@4.18.1 yarn
 install_tool bun bun@1.4.5 bun
 
-# The API's and the Dev Tools page's tests: TypeScript (tsc --strict on the generated
-# bindings) and playwright-core (drives the browser) from npm, schemathesis (fuzzing the API
-# from its OpenAPI document) from PyPI in a virtualenv, all pinned; Chromium from Debian's
+# The API's, the Dev Tools page's and the MCP server's tests: TypeScript (tsc --strict on the
+# generated bindings) and playwright-core (drives the browser) from npm, schemathesis (fuzzing
+# the API from its OpenAPI document) and the MCP Python SDK (a real MCP client) from PyPI in a
+# virtualenv, all pinned; Chromium from Debian's
 # package (never a browser download).
 api=target/api-tools
 if ! "$api/node_modules/.bin/tsc" --version 2>/dev/null | grep -q "7.0.2" \
@@ -34,13 +35,14 @@ if ! "$api/node_modules/.bin/tsc" --version 2>/dev/null | grep -q "7.0.2" \
   mkdir -p "$api"
   npm install --prefix "$api" --no-audit --no-fund --no-save typescript@7.0.2 playwright-core@1.65.1 >/dev/null
 fi
-if ! "$api/venv/bin/schemathesis" --version 2>/dev/null | grep -q "4.32.5"; then
-  echo "setup: installing schemathesis 4.32.5 into $api/venv" >&2
+if ! "$api/venv/bin/schemathesis" --version 2>/dev/null | grep -q "4.32.5" \
+  || ! "$api/venv/bin/python" -c 'import importlib.metadata as m; assert m.version("mcp") == "2.3.0"' 2>/dev/null; then
+  echo "setup: installing schemathesis 4.32.5 and mcp 2.3.0 into $api/venv" >&2
   if ! python3 -m venv "$api/venv" >/dev/null 2>&1; then
     apt-get install -y python3-venv >/dev/null
     python3 -m venv "$api/venv"
   fi
-  "$api/venv/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
+  "$api/venv/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5 mcp==2.3.0
 fi
 if [ ! -x /usr/bin/chromium ]; then
   echo "setup: installing chromium from Debian" >&2

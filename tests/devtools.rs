@@ -20,23 +20,11 @@ async fn run_script(script: &str, env: &[(&str, &Path)]) {
     cmd.arg(repo().join("tests/devtools").join(script))
         .env("NODE_PATH", &tools)
         .env("OVDEV_BIN", env!("CARGO_BIN_EXE_ovdev"))
-        .env("SHOTS", repo().join("target/devtools-screenshots"))
-        .kill_on_drop(true);
+        .env("SHOTS", repo().join("target/devtools-screenshots"));
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = tokio::time::timeout(Duration::from_secs(600), cmd.output())
-        .await
-        .expect("the browser test finishes")
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("{text}");
-    assert!(out.status.success(), "{script} failed:\n{text}");
-    assert!(text.contains(": ok"), "{text}");
+    run_checked(cmd, script, ": ok", Duration::from_secs(600)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

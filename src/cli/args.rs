@@ -45,6 +45,18 @@ pub enum Command {
     Wait(WaitArgs),
     /// Open the Dev Tools page of a running ovdev in the browser.
     Open(VerbArgs),
+    /// Serve the Model Context Protocol on stdio for coding agents (a client of a running
+    /// ovdev's API).
+    Mcp(McpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Also offer the tools that change the dev loop: rebuild, restart, stop, start.
+    #[arg(long)]
+    pub allow_control: bool,
+    #[command(flatten)]
+    pub common: VerbArgs,
 }
 
 /// How a verb finds the running ovdev, and how it prints.

@@ -77,6 +77,13 @@ pub fn client_for(
     args: &VerbArgs,
     id: Option<&str>,
 ) -> Result<(ApiClient, RuntimeInfo, String), VerbError> {
+    if let Some(id) = id {
+        // Checked here: an id with `/` or `..` would name another address.
+        ovdev_actors::plugin_id::validate_plugin_id(id).map_err(|e| VerbError {
+            message: e.to_string(),
+            code: 2,
+        })?;
+    }
     let info = find(args)?;
     let id = match id {
         Some(id) => id.to_string(),

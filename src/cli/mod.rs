@@ -5,6 +5,7 @@ mod browser;
 mod hints;
 mod host;
 mod instance;
+mod mcp;
 mod output;
 mod print_thread;
 mod serve_external;
@@ -39,7 +40,23 @@ pub fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Dev(args) => run_dev(args),
         Command::ServeExternal(args) => serve_external::run(args),
+        Command::Mcp(args) => Ok(ExitCode::from(mcp::run(args))),
         verb => Ok(ExitCode::from(verbs::run(verb))),
+    }
+}
+
+/// The single-threaded runtime of a client command (the verbs, `mcp`); `None` after saying
+/// why there is none.
+fn client_runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("ovdev: cannot start the async runtime: {e}");
+            None
+        }
     }
 }
 

@@ -29,3 +29,29 @@ pub const HANG: Duration = Duration::from_secs(120);
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// Runs `cmd` (a test script in another language: a browser test, an MCP client) within
+/// `limit`, prints its output, and returns it once it succeeded and printed `marker`.
+pub async fn run_checked(
+    mut cmd: tokio::process::Command,
+    what: &str,
+    marker: &str,
+    limit: Duration,
+) -> String {
+    let out = tokio::time::timeout(limit, cmd.kill_on_drop(true).output())
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within {limit:?}"))
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{text}");
+    assert!(out.status.success(), "{what} failed:\n{text}");
+    assert!(
+        text.contains(marker),
+        "{what} did not say {marker:?}:\n{text}"
+    );
+    text
+}

@@ -8,6 +8,8 @@
 mod logs;
 mod wait;
 
+pub use wait::{in_error, rebuild_and_wait, wait_for_state};
+
 use std::io::Write as _;
 
 use axum::http::Method;
@@ -30,15 +32,8 @@ type Outcome = Result<u8, VerbError>;
 
 /// Runs a verb; its exit code.
 pub fn run(command: Command) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("ovdev: cannot start the async runtime: {e}");
-            return 1;
-        }
+    let Some(runtime) = super::client_runtime() else {
+        return 1;
     };
     let result = runtime.block_on(async move {
         match command {
@@ -55,7 +50,7 @@ pub fn run(command: Command) -> u8 {
             Command::Detach(a) => simple(a, "detach", "detached from").await,
             Command::Wait(a) => wait::wait(a).await,
             Command::Open(a) => open(a),
-            Command::Dev(_) | Command::ServeExternal(_) => Ok(2),
+            Command::Dev(_) | Command::ServeExternal(_) | Command::Mcp(_) => Ok(2),
         }
     });
     match result {

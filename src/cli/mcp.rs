@@ -1,0 +1,422 @@
+//! `ovdev mcp`: a Model Context Protocol server on stdio for coding agents, a thin client of
+//! the local API (`docs/mcp.md`). It starts without a running ovdev and finds one at each
+//! call through the runtime files, so an agent's session survives ovdev restarts. A failure
+//! is a tool error result (`isError`, as the protocol asks, so that the model reads it) whose
+//! text says what to do.
+
+use std::time::Duration;
+
+use axum::http::Method;
+use omniview_devserver::api::client::{ApiClient, ClientError};
+use omniview_devserver::{BuildErrorsPayload, BuildRecord, DevServerState, LogEntry};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock};
+use rmcp::service::RequestContext;
+use rmcp::{
+    tool, tool_handler, tool_router, ErrorData, RoleServer, ServerHandler, ServiceExt as _,
+};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::args::{McpArgs, VerbArgs};
+use super::instance::client_for;
+use super::verbs::{in_error, rebuild_and_wait, wait_for_state};
+
+/// The most text one `logs` answer carries.
+const MAX_LOG_BYTES: usize = 64 * 1024;
+/// The longest `wait_until_ready`.
+const MAX_WAIT_SECS: u64 = 300;
+/// The tools that change something: offered only with `--allow-control`.
+const CONTROL_TOOLS: &[&str] = &["rebuild", "restart", "stop", "start"];
+
+/// A plugin to ask about.
+#[derive(Debug, Deserialize, JsonSchema)]
+struct PluginParam {
+    /// The plugin id (from `list_plugins`); may be left out when ovdev runs exactly one plugin.
+    plugin_id: Option<String>,
+}
+
+/// Which log lines.
+#[derive(Debug, Deserialize, JsonSchema)]
+struct LogsParam {
+    /// The plugin id; may be left out when ovdev runs exactly one plugin.
+    plugin_id: Option<String>,
+    /// The last N matching lines (default 200, at most 5000).
+    tail: Option<usize>,
+    /// Only lines after this sequence number (the `seq` of a line seen before).
+    since: Option<u64>,
+    /// Only lines of this level or more severe: debug, info, warn or error.
+    level: Option<String>,
+    /// Only lines of this source: vite, go-build, go-watch, manager or plugin.
+    source: Option<String>,
+    /// Only lines containing this text (case-insensitive).
+    text: Option<String>,
+}
+
+/// What to wait for.
+#[derive(Debug, Deserialize, JsonSchema)]
+struct WaitParam {
+    /// The plugin id; may be left out when ovdev runs exactly one plugin.
+    plugin_id: Option<String>,
+    /// `ready` (Go build and Vite ready, the default) or `connected` (also the plugin
+    /// process answers its health check).
+    condition: Option<String>,
+    /// How long to wait, in seconds (default 60, at most 300).
+    timeout_secs: Option<u64>,
+}
+
+/// A plugin directory to start.
+#[derive(Debug, Deserialize, JsonSchema)]
+struct StartParam {
+    /// Absolute path of the plugin's source directory (with plugin.yaml).
+    dir: String,
+}
+
+/// The MCP server.
+#[derive(Clone)]
+pub struct OvdevMcp {
+    find: VerbArgs,
+    allow_control: bool,
+    tool_router: ToolRouter<Self>,
+}
+
+/// What a tool answers: its text, or the error's (sent with `isError`).
+type ToolResult = Result<String, String>;
+
+fn error(message: impl Into<String>) -> String {
+    message.into()
+}
+
+fn api_error(e: ClientError) -> String {
+    match e {
+        ClientError::Connect { .. } => error(format!(
+            "{e}; ovdev may have stopped: start it with `ovdev dev ./my-plugin`"
+        )),
+        other => error(other.to_string()),
+    }
+}
+
+fn json(value: &impl serde::Serialize) -> ToolResult {
+    serde_json::to_string_pretty(value).map_err(|e| e.to_string())
+}
+
+#[tool_router(router = tool_router)]
+impl OvdevMcp {
+    fn new(find: VerbArgs, allow_control: bool) -> Self {
+        let mut tool_router = Self::tool_router();
+        if !allow_control {
+            for name in CONTROL_TOOLS {
+                tool_router.remove_route(name);
+            }
+        }
+        Self {
+            find,
+            allow_control,
+            tool_router,
+        }
+    }
+
+    /// The running ovdev and the plugin a call is about.
+    fn client(&self, plugin_id: Option<&str>) -> Result<(ApiClient, String), String> {
+        client_for(&self.find, plugin_id)
+            .map(|(client, _, id)| (client, id))
+            .map_err(|e| error(e.message))
+    }
+
+    /// Every plugin ovdev runs or is attached to, with its state.
+    #[tool(annotations(title = "List plugins", read_only_hint = true))]
+    async fn list_plugins(&self) -> ToolResult {
+        let info = super::instance::find(&self.find).map_err(|e| error(e.message))?;
+        let states: Vec<DevServerState> = ApiClient::new(&info)
+            .get_json("/api/v1/plugins")
+            .await
+            .map_err(api_error)?;
+        json(&states)
+    }
+
+    /// One plugin's state: goStatus and viteStatus (idle, starting, building, running, ready,
+    /// error, stopped), the Vite URL, grpcConnected, lastError, the last build's time.
+    #[tool(annotations(title = "Get plugin", read_only_hint = true))]
+    async fn get_plugin(&self, Parameters(p): Parameters<PluginParam>) -> ToolResult {
+        let (client, id) = self.client(p.plugin_id.as_deref())?;
+        let state: DevServerState = client
+            .get_json(&format!("/api/v1/plugins/{id}"))
+            .await
+            .map_err(api_error)?;
+        json(&state)
+    }
+
+    /// The compiler errors of the plugin's last finished build: file (absolute), line,
+    /// column, message, severity. Empty when the last build succeeded.
+    #[tool(annotations(title = "Build errors", read_only_hint = true))]
+    async fn build_errors(&self, Parameters(p): Parameters<PluginParam>) -> ToolResult {
+        let (client, id) = self.client(p.plugin_id.as_deref())?;
+        let payload: BuildErrorsPayload = client
+            .get_json(&format!("/api/v1/plugins/{id}/errors"))
+            .await
+            .map_err(api_error)?;
+        if payload.errors.is_empty() {
+            return Ok(format!("no build errors: the last build of {id} succeeded"));
+        }
+        json(&payload.errors)
+    }
+
+    /// The plugin's last 20 builds, oldest first: trigger (the saved files, manual, start),
+    /// start time, duration in nanoseconds, result, errors.
+    #[tool(annotations(title = "Build history", read_only_hint = true))]
+    async fn build_history(&self, Parameters(p): Parameters<PluginParam>) -> ToolResult {
+        let (client, id) = self.client(p.plugin_id.as_deref())?;
+        let builds: Vec<BuildRecord> = client
+            .get_json(&format!("/api/v1/plugins/{id}/builds"))
+            .await
+            .map_err(api_error)?;
+        json(&builds)
+    }
+
+    /// The plugin's log lines (Vite, go build, the watcher, ovdev, the plugin process),
+    /// oldest first, as `seq time source level: message`. At most 64 KiB of text: when more
+    /// matched, the newest lines are kept and the answer says how many were left out.
+    #[tool(annotations(title = "Logs", read_only_hint = true))]
+    async fn logs(&self, Parameters(p): Parameters<LogsParam>) -> ToolResult {
+        let tail = p.tail.unwrap_or(200);
+        if tail > 5000 {
+            return Err(error("`tail` is at most 5000"));
+        }
+        let (client, id) = self.client(p.plugin_id.as_deref())?;
+        let mut q = vec![];
+        if let Some(s) = p.since {
+            q.push(format!("since={s}"));
+        }
+        if let Some(l) = &p.level {
+            q.push(format!("level={l}"));
+        }
+        if let Some(s) = &p.source {
+            q.push(format!("source={s}"));
+        }
+        let path = format!("/api/v1/plugins/{id}/logs?{}", q.join("&"));
+        let entries: Vec<LogEntry> = client.get_json(&path).await.map_err(api_error)?;
+        let needle = p.text.as_deref().map(str::to_lowercase);
+        let matching: Vec<&LogEntry> = entries
+            .iter()
+            .filter(|e| {
+                needle
+                    .as_deref()
+                    .is_none_or(|n| e.message.to_lowercase().contains(n))
+            })
+            .collect();
+        let wanted = &matching[matching.len().saturating_sub(tail)..];
+        Ok(render_logs(wanted, matching.len()))
+    }
+
+    /// Waits until the plugin is ready (or connected), bounded by `timeout_secs`; fails at
+    /// once when a build or Vite fails while waiting, with the error.
+    #[tool(annotations(title = "Wait until ready", read_only_hint = true))]
+    async fn wait_until_ready(&self, Parameters(p): Parameters<WaitParam>) -> ToolResult {
+        let secs = p.timeout_secs.unwrap_or(60);
+        if secs == 0 || secs > MAX_WAIT_SECS {
+            return Err(error(format!(
+                "`timeout_secs` is between 1 and {MAX_WAIT_SECS}"
+            )));
+        }
+        let condition = p.condition.unwrap_or_else(|| "ready".into());
+        if condition != "ready" && condition != "connected" {
+            return Err(error("`condition` is `ready` or `connected`"));
+        }
+        let (client, id) = self.client(p.plugin_id.as_deref())?;
+        let end = wait_for_state(&client, &id, &condition, Duration::from_secs(secs))
+            .await
+            .map_err(|e| error(e.message))?;
+        match &end.state {
+            Some(state) if end.met => Ok(format!("{id} is {condition}\n{}", json(state)?)),
+            Some(state) if in_error(state) => Err(error(format!(
+                "{id} is in error: {} (call build_errors for file:line:column)",
+                state.last_error
+            ))),
+            Some(state) => Err(error(format!(
+                "{id} was not {condition} within {secs} s (go {}, vite {}); wait again or look at logs",
+                state.go_status, state.vite_status
+            ))),
+            None => Err(error(format!(
+                "ovdev does not run {id} (yet); list_plugins shows what it runs"
+            ))),
+        }
+    }
+
+    /// Rebuilds the plugin's Go backend now and waits for the result (at most 5 minutes):
+    /// the build record, with the compiler errors when it failed.
+    #[tool(annotations(
+        title = "Rebuild",
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = true
+    ))]
+    async fn rebuild(&self, Parameters(p): Parameters<PluginParam>) -> ToolResult {
+        let (client, id) = self.client(p.plugin_id.as_deref())?;
+        match rebuild_and_wait(&client, &id, Duration::from_secs(MAX_WAIT_SECS)).await {
+            Ok(Some(build)) => json(&build),
+            Ok(None) => Err(error(
+                "the build did not finish within 5 minutes; look at logs (source go-build)",
+            )),
+            Err(e) => Err(error(e.message)),
+        }
+    }
+
+    /// Stops and starts the plugin's dev server again (Vite, the watcher, the plugin).
+    #[tool(annotations(title = "Restart", read_only_hint = false, destructive_hint = true))]
+    async fn restart(&self, Parameters(p): Parameters<PluginParam>) -> ToolResult {
+        self.post(p.plugin_id.as_deref(), "restart", None).await
+    }
+
+    /// Stops the plugin's dev server (Vite, builds, the plugin process).
+    #[tool(annotations(title = "Stop", read_only_hint = false, destructive_hint = true))]
+    async fn stop(&self, Parameters(p): Parameters<PluginParam>) -> ToolResult {
+        self.post(p.plugin_id.as_deref(), "stop", None).await
+    }
+
+    /// Starts a dev server for a plugin directory (its id from plugin.yaml).
+    #[tool(annotations(title = "Start", read_only_hint = false, destructive_hint = false))]
+    async fn start(&self, Parameters(p): Parameters<StartParam>) -> ToolResult {
+        let dir = std::path::PathBuf::from(&p.dir);
+        if !dir.is_absolute() {
+            return Err(error("`dir` must be an absolute path"));
+        }
+        let id = omniview_devserver::manifest::plugin_id_of(&dir, None)
+            .map_err(|e| error(e.to_string()))?;
+        let body = serde_json::json!({ "devPath": p.dir })
+            .to_string()
+            .into_bytes();
+        self.post(Some(&id), "start", Some(body)).await
+    }
+
+    async fn post(&self, id: Option<&str>, op: &str, body: Option<Vec<u8>>) -> ToolResult {
+        let (client, id) = match (op, id) {
+            // A start names a plugin ovdev may not run yet.
+            ("start", Some(id)) => {
+                let info = super::instance::find(&self.find).map_err(|e| error(e.message))?;
+                (ApiClient::new(&info), id.to_string())
+            }
+            _ => self.client(id)?,
+        };
+        let bytes = client
+            .call(Method::POST, &format!("/api/v1/plugins/{id}/{op}"), body)
+            .await
+            .map_err(api_error)?;
+        Ok(if bytes.is_empty() {
+            format!("{op}: done for {id}")
+        } else {
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    }
+}
+
+/// Log lines as text, newest kept within [`MAX_LOG_BYTES`]; `matched` is how many matched.
+fn render_logs(entries: &[&LogEntry], matched: usize) -> String {
+    let lines: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            let msg = ovdev_actors::ansi::strip_ansi(&e.message);
+            format!(
+                "{} {} {} {}: {msg}",
+                e.seq,
+                e.timestamp.format("%H:%M:%S%.3f"),
+                e.source.as_str(),
+                e.level.as_str()
+            )
+        })
+        .collect();
+    let mut size = 0;
+    let mut keep = lines.len();
+    while keep > 0 && size + lines[keep - 1].len() < MAX_LOG_BYTES {
+        size += lines[keep - 1].len() + 1;
+        keep -= 1;
+    }
+    let shown = &lines[keep..];
+    let mut out = format!(
+        "{} of {matched} matching lines (answers are capped at 64 KiB; older lines left out: {})\n",
+        shown.len(),
+        matched - shown.len()
+    );
+    for l in shown {
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
+#[tool_handler(
+    router = self.tool_router,
+    instructions = "ovdev runs Omniview plugins' dev loop (Go build, Vite, the plugin process). Use list_plugins, then build_errors after editing Go code (file:line:column), logs to read what Vite, go build and the plugin printed, wait_until_ready after a change. rebuild/restart/stop/start exist only when the server was started with --allow-control."
+)]
+impl ServerHandler for OvdevMcp {
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        if CONTROL_TOOLS.contains(&request.name.as_ref()) && !self.allow_control {
+            let message = format!(
+                "`{}` changes the dev loop and is off: the MCP server was started without --allow-control (configure it as `ovdev mcp --allow-control` to allow rebuild, restart, stop and start)",
+                request.name
+            );
+            return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
+        }
+        let tcc = ToolCallContext::new(self, request, context);
+        self.tool_router.call(tcc).await
+    }
+}
+
+/// Runs the MCP server on stdin/stdout until the client goes.
+pub fn run(args: McpArgs) -> u8 {
+    let Some(runtime) = super::client_runtime() else {
+        return 1;
+    };
+    runtime.block_on(async move {
+        let server = OvdevMcp::new(args.common, args.allow_control);
+        match server.serve(rmcp::transport::stdio()).await {
+            Ok(service) => {
+                let _ = service.waiting().await;
+                0
+            }
+            Err(e) => {
+                eprintln!("ovdev: the MCP session could not start: {e}");
+                1
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_answers_keep_the_newest_lines_within_64_kib_and_say_so() {
+        let entry = |seq: u64| LogEntry {
+            timestamp: chrono::Utc::now(),
+            source: omniview_devserver::LogSource::GoBuild,
+            level: omniview_devserver::LogLevel::Info,
+            message: format!("\u{1b}[31m{}\u{1b}[0m", "x".repeat(1000)),
+            plugin_id: "p".into(),
+            seq,
+        };
+        let entries: Vec<LogEntry> = (1..=100).map(entry).collect();
+        let refs: Vec<&LogEntry> = entries.iter().collect();
+        let text = render_logs(&refs, 100);
+        assert!(text.len() <= MAX_LOG_BYTES + 200, "{}", text.len());
+        assert!(
+            text.starts_with("63 of 100 matching lines"),
+            "{}",
+            &text[..80]
+        );
+        assert!(text.contains("older lines left out: 37"));
+        assert!(text
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap_or("")
+            .starts_with("100 "));
+        assert!(!text.contains('\u{1b}'), "colours are stripped");
+    }
+}
