@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from mcp import ClientSession, StdioServerParameters
+from mcp import ClientSession, MCPError, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 BIN = os.environ["OVDEV_BIN"]
@@ -80,6 +80,19 @@ async def read_only(session):
     assert first["column"] > 0 and "too many return values" in first["message"], first
     assert first["severity"] == "error", first
     print(f"build_errors: {first['file']}:{first['line']}:{first['column']}: {first['message']}")
+
+    # The same through resources.
+    uris = [str(r.uri) for r in (await session.list_resources()).resources]
+    assert uris == ["ovdev://plugins", "ovdev://plugins/hello-plugin", "ovdev://plugins/hello-plugin/errors"], uris
+    read = await session.read_resource("ovdev://plugins/hello-plugin/errors")
+    assert json.loads(read.contents[0].text)[0]["line"] == first["line"], read
+    state = json.loads((await session.read_resource("ovdev://plugins/hello-plugin")).contents[0].text)
+    assert state["goStatus"] == "error", state
+    try:
+        await session.read_resource("ovdev://plugins/nobody")
+        raise AssertionError("an unknown plugin's resource was read")
+    except MCPError as e:
+        assert "nobody" in str(e), e
 
     logs = text(await session.call_tool("logs", {"source": "go-build", "text": "return values", "tail": 5}))
     assert "too many return values" in logs and "capped at 64 KiB" in logs, logs

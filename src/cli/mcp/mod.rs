@@ -12,7 +12,11 @@ use omniview_devserver::{BuildErrorsPayload, BuildRecord, DevServerState, LogEnt
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, ResourceContents, ServerCapabilities, ServerConfig,
+};
 use rmcp::service::RequestContext;
 use rmcp::{
     tool, tool_handler, tool_router, ErrorData, RoleServer, ServerHandler, ServiceExt as _,
@@ -20,12 +24,16 @@ use rmcp::{
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+mod render;
+mod resources;
+
+use render::render_logs;
+use resources::resource;
+
 use super::args::{McpArgs, VerbArgs};
 use super::instance::client_for;
 use super::verbs::{in_error, rebuild_and_wait, wait_for_state};
 
-/// The most text one `logs` answer carries.
-const MAX_LOG_BYTES: usize = 64 * 1024;
 /// The longest `wait_until_ready`.
 const MAX_WAIT_SECS: u64 = 300;
 /// The tools that change something: offered only with `--allow-control`.
@@ -83,13 +91,13 @@ pub struct OvdevMcp {
 }
 
 /// What a tool answers: its text, or the error's (sent with `isError`).
-type ToolResult = Result<String, String>;
+pub(super) type ToolResult = Result<String, String>;
 
 fn error(message: impl Into<String>) -> String {
     message.into()
 }
 
-fn api_error(e: ClientError) -> String {
+pub(super) fn api_error(e: ClientError) -> String {
     match e {
         ClientError::Connect { .. } => error(format!(
             "{e}; ovdev may have stopped: start it with `ovdev dev ./my-plugin`"
@@ -98,7 +106,7 @@ fn api_error(e: ClientError) -> String {
     }
 }
 
-fn json(value: &impl serde::Serialize) -> ToolResult {
+pub(super) fn json(value: &impl serde::Serialize) -> ToolResult {
     serde_json::to_string_pretty(value).map_err(|e| e.to_string())
 }
 
@@ -311,45 +319,69 @@ impl OvdevMcp {
     }
 }
 
-/// Log lines as text, newest kept within [`MAX_LOG_BYTES`]; `matched` is how many matched.
-fn render_logs(entries: &[&LogEntry], matched: usize) -> String {
-    let lines: Vec<String> = entries
-        .iter()
-        .map(|e| {
-            let msg = ovdev_actors::ansi::strip_ansi(&e.message);
-            format!(
-                "{} {} {} {}: {msg}",
-                e.seq,
-                e.timestamp.format("%H:%M:%S%.3f"),
-                e.source.as_str(),
-                e.level.as_str()
-            )
-        })
-        .collect();
-    let mut size = 0;
-    let mut keep = lines.len();
-    while keep > 0 && size + lines[keep - 1].len() < MAX_LOG_BYTES {
-        size += lines[keep - 1].len() + 1;
-        keep -= 1;
-    }
-    let shown = &lines[keep..];
-    let mut out = format!(
-        "{} of {matched} matching lines (answers are capped at 64 KiB; older lines left out: {})\n",
-        shown.len(),
-        matched - shown.len()
-    );
-    for l in shown {
-        out.push_str(l);
-        out.push('\n');
-    }
-    out
-}
+/// What the server tells the agent about itself.
+const INSTRUCTIONS: &str = "ovdev runs Omniview plugins' dev loop (Go build, Vite, the plugin process). Use list_plugins, then build_errors after editing Go code (file:line:column), logs to read what Vite, go build and the plugin printed, wait_until_ready after a change. rebuild/restart/stop/start exist only when the server was started with --allow-control. Resources: ovdev://plugins (every state), ovdev://plugins/{id} (one state), ovdev://plugins/{id}/errors (the last build's errors).";
+/// The resource with every plugin's state.
+pub(super) const PLUGINS_URI: &str = "ovdev://plugins";
 
-#[tool_handler(
-    router = self.tool_router,
-    instructions = "ovdev runs Omniview plugins' dev loop (Go build, Vite, the plugin process). Use list_plugins, then build_errors after editing Go code (file:line:column), logs to read what Vite, go build and the plugin printed, wait_until_ready after a change. rebuild/restart/stop/start exist only when the server was started with --allow-control."
-)]
+#[tool_handler(router = self.tool_router)]
 impl ServerHandler for OvdevMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+        )
+        .with_server_info(Implementation::new("ovdev", env!("CARGO_PKG_VERSION")))
+        .with_instructions(INSTRUCTIONS.to_string())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let mut all = vec![resource(
+            PLUGINS_URI.into(),
+            "plugins".into(),
+            "Every plugin ovdev runs or is attached to, with its state",
+        )];
+        // No ovdev running: only the list (reading it says so).
+        if let Ok(info) = super::instance::find(&self.find) {
+            let states: Vec<DevServerState> = ApiClient::new(&info)
+                .get_json("/api/v1/plugins")
+                .await
+                .unwrap_or_default();
+            for s in states {
+                let id = &s.plugin_id;
+                all.push(resource(
+                    format!("{PLUGINS_URI}/{id}"),
+                    id.clone(),
+                    "The plugin's state",
+                ));
+                all.push(resource(
+                    format!("{PLUGINS_URI}/{id}/errors"),
+                    format!("{id} build errors"),
+                    "The errors of the plugin's last finished build (file, line, column, message)",
+                ));
+            }
+        }
+        Ok(ListResourcesResult::with_all_items(all))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let text = self
+            .resource_json(&request.uri)
+            .await
+            .map_err(|e| ErrorData::resource_not_found(e, None))?;
+        Ok(ReadResourceResult::new(vec![ResourceContents::text(text, request.uri)]).into())
+    }
+
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
@@ -385,38 +417,4 @@ pub fn run(args: McpArgs) -> u8 {
             }
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn log_answers_keep_the_newest_lines_within_64_kib_and_say_so() {
-        let entry = |seq: u64| LogEntry {
-            timestamp: chrono::Utc::now(),
-            source: omniview_devserver::LogSource::GoBuild,
-            level: omniview_devserver::LogLevel::Info,
-            message: format!("\u{1b}[31m{}\u{1b}[0m", "x".repeat(1000)),
-            plugin_id: "p".into(),
-            seq,
-        };
-        let entries: Vec<LogEntry> = (1..=100).map(entry).collect();
-        let refs: Vec<&LogEntry> = entries.iter().collect();
-        let text = render_logs(&refs, 100);
-        assert!(text.len() <= MAX_LOG_BYTES + 200, "{}", text.len());
-        assert!(
-            text.starts_with("63 of 100 matching lines"),
-            "{}",
-            &text[..80]
-        );
-        assert!(text.contains("older lines left out: 37"));
-        assert!(text
-            .trim_end()
-            .lines()
-            .last()
-            .unwrap_or("")
-            .starts_with("100 "));
-        assert!(!text.contains('\u{1b}'), "colours are stripped");
-    }
 }
