@@ -10,6 +10,9 @@ import time
 
 from mcp import ClientSession, MCPError, StdioServerParameters
 from mcp.client.stdio import stdio_client
+import mcp_types
+
+import anyio
 
 BIN = os.environ["OVDEV_BIN"]
 STATE = os.environ["STATE_DIR"]
@@ -20,10 +23,20 @@ def text(result):
     return "".join(c.text for c in result.content if getattr(c, "text", None))
 
 
+UPDATES = []
+
+
+async def on_message(message):
+    """Records the URIs of `notifications/resources/updated`."""
+    root = getattr(message, "root", message)
+    if isinstance(root, mcp_types.ResourceUpdatedNotification):
+        UPDATES.append(str(root.params.uri))
+
+
 async def with_server(extra, body):
     params = StdioServerParameters(command=BIN, args=["mcp", "--state-dir", STATE, *extra])
     async with stdio_client(params) as (read, write):
-        async with ClientSession(read, write) as session:
+        async with ClientSession(read, write, message_handler=on_message) as session:
             await session.initialize()
             await body(session)
 
@@ -63,9 +76,16 @@ async def read_only(session):
     with open(greeting) as f:
         good = f.read()
     tmp = greeting + ".tmp"
+    # Subscribed to the plugin's errors: the failed build is announced.
+    errors_uri = "ovdev://plugins/hello-plugin/errors"
+    await session.subscribe_resource(errors_uri)
     with open(tmp, "w") as f:
         f.write(good + "\nfunc broken() { return 1 }\n")
     os.rename(tmp, greeting)
+    with anyio.fail_after(120):
+        while errors_uri not in UPDATES:
+            await anyio.sleep(0.05)
+    print("subscription: notifications/resources/updated", errors_uri)
     deadline = time.time() + 120
     while True:
         answer = text(await session.call_tool("build_errors", {"plugin_id": "hello-plugin"}))

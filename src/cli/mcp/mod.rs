@@ -15,9 +15,11 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, ResourceContents, ServerCapabilities, ServerConfig,
+    ReadResourceResult, ResourceContents, ServerCapabilities, ServerConfig, SubscribeRequestParams,
+    SubscriptionFilter, UnsubscribeRequestParams,
 };
 use rmcp::service::RequestContext;
+use rmcp::service::SubscriptionContext;
 use rmcp::{
     tool, tool_handler, tool_router, ErrorData, RoleServer, ServerHandler, ServiceExt as _,
 };
@@ -88,6 +90,10 @@ pub struct OvdevMcp {
     find: VerbArgs,
     allow_control: bool,
     tool_router: ToolRouter<Self>,
+    /// Resources subscribed with `resources/subscribe`.
+    subscriptions: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    /// Whether the task that tells about their changes runs.
+    following: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What a tool answers: its text, or the error's (sent with `isError`).
@@ -123,6 +129,8 @@ impl OvdevMcp {
             find,
             allow_control,
             tool_router,
+            subscriptions: Default::default(),
+            following: Default::default(),
         }
     }
 
@@ -331,6 +339,7 @@ impl ServerHandler for OvdevMcp {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
+                .enable_resources_subscribe()
                 .build(),
         )
         .with_server_info(Implementation::new("ovdev", env!("CARGO_PKG_VERSION")))
@@ -368,6 +377,67 @@ impl ServerHandler for OvdevMcp {
             }
         }
         Ok(ListResourcesResult::with_all_items(all))
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let ours = requested
+            .resource_subscriptions
+            .iter()
+            .flatten()
+            .filter(|uri| uri.starts_with(PLUGINS_URI))
+            .cloned();
+        Some(
+            SubscriptionFilter::builder()
+                .resource_subscriptions(ours)
+                .build(),
+        )
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let subscribed = context
+            .accepted()
+            .resource_subscriptions
+            .clone()
+            .unwrap_or_default();
+        let sink = context.sink();
+        let notify = |uri: String| async move { sink.notify_resource_updated(uri).await.is_ok() };
+        tokio::select! {
+            () = self.follow_resources(|| subscribed.clone(), notify) => {}
+            () = context.cancelled() => {}
+        }
+        Ok(())
+    }
+
+    #[allow(deprecated)] // still what clients that negotiate 2025-11-25 use
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if !request.uri.starts_with(PLUGINS_URI) {
+            return Err(ErrorData::resource_not_found(
+                format!("unknown resource `{}`; see resources/list", request.uri),
+                None,
+            ));
+        }
+        self.subscribe_legacy(request.uri, context.peer);
+        Ok(())
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&request.uri);
+        Ok(())
     }
 
     async fn read_resource(
