@@ -23,14 +23,13 @@ use rmcp::service::SubscriptionContext;
 use rmcp::{
     tool, tool_handler, tool_router, ErrorData, RoleServer, ServerHandler, ServiceExt as _,
 };
-use schemars::JsonSchema;
-use serde::Deserialize;
 
+mod params;
 mod render;
 mod resources;
 
+use params::{LogsParam, PluginParam, StartParam, WaitParam};
 use render::render_logs;
-use resources::resource;
 
 use super::args::{McpArgs, VerbArgs};
 use super::instance::client_for;
@@ -40,49 +39,6 @@ use super::verbs::{in_error, rebuild_and_wait, wait_for_state};
 const MAX_WAIT_SECS: u64 = 300;
 /// The tools that change something: offered only with `--allow-control`.
 const CONTROL_TOOLS: &[&str] = &["rebuild", "restart", "stop", "start"];
-
-/// A plugin to ask about.
-#[derive(Debug, Deserialize, JsonSchema)]
-struct PluginParam {
-    /// The plugin id (from `list_plugins`); may be left out when ovdev runs exactly one plugin.
-    plugin_id: Option<String>,
-}
-
-/// Which log lines.
-#[derive(Debug, Deserialize, JsonSchema)]
-struct LogsParam {
-    /// The plugin id; may be left out when ovdev runs exactly one plugin.
-    plugin_id: Option<String>,
-    /// The last N matching lines (default 200, at most 5000).
-    tail: Option<usize>,
-    /// Only lines after this sequence number (the `seq` of a line seen before).
-    since: Option<u64>,
-    /// Only lines of this level or more severe: debug, info, warn or error.
-    level: Option<String>,
-    /// Only lines of this source: vite, go-build, go-watch, manager or plugin.
-    source: Option<String>,
-    /// Only lines containing this text (case-insensitive).
-    text: Option<String>,
-}
-
-/// What to wait for.
-#[derive(Debug, Deserialize, JsonSchema)]
-struct WaitParam {
-    /// The plugin id; may be left out when ovdev runs exactly one plugin.
-    plugin_id: Option<String>,
-    /// `ready` (Go build and Vite ready, the default) or `connected` (also the plugin
-    /// process answers its health check).
-    condition: Option<String>,
-    /// How long to wait, in seconds (default 60, at most 300).
-    timeout_secs: Option<u64>,
-}
-
-/// A plugin directory to start.
-#[derive(Debug, Deserialize, JsonSchema)]
-struct StartParam {
-    /// Absolute path of the plugin's source directory (with plugin.yaml).
-    dir: String,
-}
 
 /// The MCP server.
 #[derive(Clone)]
@@ -351,31 +307,7 @@ impl ServerHandler for OvdevMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let mut all = vec![resource(
-            PLUGINS_URI.into(),
-            "plugins".into(),
-            "Every plugin ovdev runs or is attached to, with its state",
-        )];
-        // No ovdev running: only the list (reading it says so).
-        if let Ok(info) = super::instance::find(&self.find) {
-            let states: Vec<DevServerState> = ApiClient::new(&info)
-                .get_json("/api/v1/plugins")
-                .await
-                .unwrap_or_default();
-            for s in states {
-                let id = &s.plugin_id;
-                all.push(resource(
-                    format!("{PLUGINS_URI}/{id}"),
-                    id.clone(),
-                    "The plugin's state",
-                ));
-                all.push(resource(
-                    format!("{PLUGINS_URI}/{id}/errors"),
-                    format!("{id} build errors"),
-                    "The errors of the plugin's last finished build (file, line, column, message)",
-                ));
-            }
-        }
+        let all = self.resource_list().await;
         Ok(ListResourcesResult::with_all_items(all))
     }
 

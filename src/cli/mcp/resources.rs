@@ -53,7 +53,7 @@ impl OvdevMcp {
     }
 }
 
-pub(super) fn resource(uri: String, name: String, description: &str) -> Resource {
+fn resource(uri: String, name: String, description: &str) -> Resource {
     let mut r = Resource::new(uri, name);
     r.description = Some(description.to_string());
     r.mime_type = Some("application/json".into());
@@ -130,6 +130,38 @@ impl OvdevMcp {
             };
             server.follow_resources(subscribed, notify).await;
         });
+    }
+}
+
+impl OvdevMcp {
+    /// The resources: the list, and each running plugin's state and errors.
+    pub(super) async fn resource_list(&self) -> Vec<Resource> {
+        let mut all = vec![resource(
+            PLUGINS_URI.into(),
+            "plugins".into(),
+            "Every plugin ovdev runs or is attached to, with its state",
+        )];
+        // No ovdev running: only the list (reading it says so).
+        if let Ok(info) = crate::cli::instance::find(&self.find) {
+            let states: Vec<DevServerState> = ApiClient::new(&info)
+                .get_json("/api/v1/plugins")
+                .await
+                .unwrap_or_default();
+            for s in states {
+                let id = &s.plugin_id;
+                all.push(resource(
+                    format!("{PLUGINS_URI}/{id}"),
+                    id.clone(),
+                    "The plugin's state",
+                ));
+                all.push(resource(
+                    format!("{PLUGINS_URI}/{id}/errors"),
+                    format!("{id} build errors"),
+                    "The errors of the plugin's last finished build (file, line, column, message)",
+                ));
+            }
+        }
+        all
     }
 }
 
