@@ -572,3 +572,45 @@ async fn the_page_is_served_with_its_security_headers_and_a_taken_port_moves_asi
     );
     drop(taken);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_that_send_nothing_are_closed_and_cannot_hold_the_api() {
+    use tokio::io::AsyncReadExt;
+    let e = TestEngine::start(with_api(ApiOptions {
+        tcp: Some("127.0.0.1:0".parse().unwrap()),
+        max_connections: 4,
+        header_timeout: Duration::from_millis(500),
+        ..Default::default()
+    }));
+    let info = e.handle.api_info().unwrap();
+    let addr = tcp_addr(&info);
+    // Every slot taken by a connection that never sends a request.
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    let started = std::time::Instant::now();
+    let (status, _, _) = raw(
+        addr,
+        "GET",
+        "/api/v1/plugins",
+        &[("Authorization", &bearer(&info))],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "a real client gets in once the idle ones are closed"
+    );
+    assert!(started.elapsed() < HANG);
+    for mut s in idle {
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("an idle connection is closed by the server")
+            .unwrap_or(0);
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(n == 0 || text.starts_with("HTTP/1.1 408"), "{text}");
+    }
+    e.finish().await;
+}

@@ -15,6 +15,7 @@ pub mod openapi;
 mod page;
 mod routes;
 pub mod runtime_file;
+mod serve;
 mod streams;
 pub mod wire;
 
@@ -60,6 +61,10 @@ pub struct ApiOptions {
     /// Keep the token in this file (mode 0600), made once and read by later starts: a page
     /// open in a browser keeps working across restarts. `None`: a new token every start.
     pub token_file: Option<PathBuf>,
+    /// Connections served at once on each listener; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// A connection that has not sent a whole request head in this time is closed.
+    pub header_timeout: Duration,
     /// Events kept for stream clients (and their resumption): at most this many...
     pub max_events: usize,
     /// ...and this many bytes.
@@ -72,6 +77,8 @@ impl Default for ApiOptions {
             tcp: None,
             tcp_fallback: false,
             token_file: None,
+            max_connections: 128,
+            header_timeout: Duration::from_secs(10),
             max_events: event_log::DEFAULT_MAX_EVENTS,
             max_event_bytes: event_log::DEFAULT_MAX_BYTES,
         }
@@ -216,6 +223,10 @@ impl ApiServer {
         };
         let access = Arc::new(Access::new(token, tcp.as_ref().map(|(_, a)| *a)));
         let app = router(state, access);
+        let limits = serve::ConnectionLimits {
+            max_connections: options.max_connections,
+            header_timeout: options.header_timeout,
+        };
         let subscription = handle.subscribe();
         let (stop_tx, stop_rx) = oneshot::channel();
         let (done_tx, done_rx) = oneshot::channel();
@@ -238,10 +249,9 @@ impl ApiServer {
                         return;
                     }
                 };
-                rt.block_on(serve(
+                rt.block_on(serve_all(
                     app,
-                    unix,
-                    tcp.map(|(l, _)| l),
+                    (unix, tcp.map(|(l, _)| l), limits),
                     (events, subscription, feeder_file),
                     stop_rx,
                 ));
@@ -357,28 +367,22 @@ fn router(state: ApiState, access: Arc<Access>) -> Router {
 }
 
 /// Serves until `stop`, then ends the streams and gives open requests a moment.
-async fn serve(
+async fn serve_all(
     app: Router,
-    unix: std::os::unix::net::UnixListener,
-    tcp: Option<std::net::TcpListener>,
+    (unix, tcp, limits): (
+        std::os::unix::net::UnixListener,
+        Option<std::net::TcpListener>,
+        serve::ConnectionLimits,
+    ),
     (events, subscription, file): (Arc<EventLog>, EventStream, (PathBuf, RuntimeInfo)),
     stop: oneshot::Receiver<()>,
 ) {
-    let (quit_tx, quit_rx) = tokio::sync::watch::channel(false);
-    let quit = move || {
-        let mut rx = quit_rx.clone();
-        async move {
-            let _ = rx.wait_for(|q| *q).await;
-        }
-    };
+    let (quit_tx, quit) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
     match tokio::net::UnixListener::from_std(unix) {
         Ok(l) => {
             let app = app.clone().layer(Extension(Transport::Unix));
-            let quit = quit();
-            servers.push(tokio::spawn(async move {
-                axum::serve(l, app).with_graceful_shutdown(quit).await
-            }));
+            servers.push(tokio::spawn(serve::serve(l, app, limits, quit.clone())));
         }
         Err(e) => tracing::error!(error = %e, "cannot serve the API socket"),
     }
@@ -386,10 +390,7 @@ async fn serve(
         match tokio::net::TcpListener::from_std(tcp) {
             Ok(l) => {
                 let app = app.layer(Extension(Transport::Tcp));
-                let quit = quit();
-                servers.push(tokio::spawn(async move {
-                    axum::serve(l, app).with_graceful_shutdown(quit).await
-                }));
+                servers.push(tokio::spawn(serve::serve(l, app, limits, quit.clone())));
             }
             Err(e) => tracing::error!(error = %e, "cannot serve the API on TCP"),
         }
