@@ -253,17 +253,11 @@ async fn several_instances_are_listed_and_chosen_by_pid() {
 
 #[tokio::test]
 async fn open_and_dev_open_start_the_browser_on_the_page_with_the_token() {
-    use std::os::unix::fs::PermissionsExt as _;
     let root = tempfile::tempdir().unwrap();
     let s = &root.path().join("state");
     let seen = root.path().join("opened");
     let browser = root.path().join("browser");
-    std::fs::write(
-        &browser,
-        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", seen.display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_script(&browser, &format!("echo \"$1\" >> '{}'\n", seen.display()));
     let (mut child, _) = spawn_piped(
         ovdev()
             .args([

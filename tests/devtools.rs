@@ -44,7 +44,7 @@ async fn the_page_shows_errors_at_once_steers_builds_filters_logs_and_reconnects
 /// probes ready dev servers) after printing Vite's ready line; the plugin with a `flood`
 /// file then writes a million lines (in bursts, over a few seconds) once a line arrives on the
 /// FIFO `go`.
-const FAKE_PM: &str = r#"#!/bin/sh
+const FAKE_PM: &str = r#"
 port=""; while [ $# -gt 0 ]; do [ "$1" = "--port" ] && port="$2"; shift; done
 python3 -c 'import http.server, sys
 class H(http.server.BaseHTTPRequestHandler):
@@ -66,27 +66,17 @@ wait
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_a_hundred_plugins_and_a_flood_clicks_stay_fast_and_memory_bounded() {
-    use std::os::unix::fs::PermissionsExt as _;
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
     for i in 0..100 {
-        let dir = r.join(format!("p{i:03}"));
-        std::fs::create_dir_all(dir.join("ui/node_modules")).unwrap();
-        std::fs::write(
-            dir.join("plugin.yaml"),
-            format!("id: p{i:03}\nversion: 0.0.1\n"),
-        )
-        .unwrap();
-        std::fs::write(dir.join("ui/package.json"), r#"{"scripts":{"dev":"vite"}}"#).unwrap();
+        common::cli::ui_plugin(r, &format!("p{i:03}"));
     }
     std::fs::write(r.join("p000/flood"), "").unwrap();
     nix::unistd::mkfifo(&r.join("go"), nix::sys::stat::Mode::S_IRWXU).unwrap();
-    std::fs::write(
-        r.join("pm"),
-        FAKE_PM.replace("$ROOT", &r.display().to_string()),
-    )
-    .unwrap();
-    std::fs::set_permissions(r.join("pm"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_script(
+        &r.join("pm"),
+        &FAKE_PM.replace("$ROOT", &r.display().to_string()),
+    );
     let state = tempfile::tempdir().unwrap();
     run_script("flood.mjs", &[("ROOT", r), ("STATE_DIR", state.path())]).await;
     assert_no_processes_in(r, Duration::from_secs(10)).await;

@@ -19,7 +19,6 @@ mod serve;
 mod streams;
 pub mod wire;
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -227,7 +226,7 @@ impl ApiServer {
             max_connections: options.max_connections,
             header_timeout: options.header_timeout,
         };
-        let subscription = handle.subscribe();
+        let subscription = (handle.downgrade(), handle.subscribe());
         let (stop_tx, stop_rx) = oneshot::channel();
         let (done_tx, done_rx) = oneshot::channel();
         let feeder_file = (file.clone(), record.clone());
@@ -374,7 +373,11 @@ async fn serve_all(
         Option<std::net::TcpListener>,
         serve::ConnectionLimits,
     ),
-    (events, subscription, file): (Arc<EventLog>, EventStream, (PathBuf, RuntimeInfo)),
+    (events, subscription, file): (
+        Arc<EventLog>,
+        (WeakHandle, EventStream),
+        (PathBuf, RuntimeInfo),
+    ),
     stop: oneshot::Receiver<()>,
 ) {
     let (quit_tx, quit) = tokio::sync::watch::channel(false);
@@ -403,22 +406,26 @@ async fn serve_all(
     let _ = tokio::time::timeout(STOP_WAIT, futures::future::join_all(servers)).await;
 }
 
-/// Moves the engine's events into the log, and keeps the runtime file's plugin list current.
+/// Moves the engine's events into the log, and keeps the runtime file's plugin list current
+/// (the plugins whose states the bus has published, read after each status).
 async fn feed(
     events: Arc<EventLog>,
-    mut subscription: EventStream,
+    (engine, mut subscription): (WeakHandle, EventStream),
     (file, mut record): (PathBuf, RuntimeInfo),
 ) {
-    let mut plugins = BTreeSet::new();
     while let Some(received) = subscription.next().await {
-        if let Received::Event(DevServerEvent::Status(s)) = &received {
-            let changed = if s.mode == crate::DevServerMode::Idle {
-                plugins.remove(&s.plugin_id)
-            } else {
-                plugins.insert(s.plugin_id.clone())
-            };
-            if changed {
-                record.plugins = plugins.iter().cloned().collect();
+        if let Received::Event(DevServerEvent::Status(_)) = &received {
+            let plugins: Vec<String> = engine
+                .upgrade()
+                .map(|h| {
+                    h.published_states()
+                        .into_iter()
+                        .map(|s| s.plugin_id)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if plugins != record.plugins {
+                record.plugins = plugins;
                 let (file, record) = (file.clone(), record.clone());
                 // A file system write, off the thread that serves requests.
                 let _ = tokio::task::spawn_blocking(move || {

@@ -113,8 +113,7 @@ async fn known(state: &ApiState, id: &str) -> Result<DevServerHandle, ApiError> 
     responses((status = 200, body = InstanceInfo), (status = 401, body = ErrorBody)))]
 pub async fn instance(State(state): State<ApiState>) -> Result<Json<InstanceInfo>, ApiError> {
     let plugins = engine(&state)?
-        .list_dev_server_states()
-        .await?
+        .published_states()
         .into_iter()
         .map(|s| s.plugin_id)
         .collect();

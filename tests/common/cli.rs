@@ -82,13 +82,8 @@ pub fn signal(child: &Child, sig: Signal) {
     kill(Pid::from_raw(child.id().unwrap() as i32), sig).unwrap();
 }
 
-/// A UI-only plugin `id` under `root` whose package manager is the shell script `pm_body`
-/// (it receives `run dev -- --port N ...`); returns the plugin directory and the script.
-pub fn ui_plugin_with_pm(
-    root: &std::path::Path,
-    id: &str,
-    pm_body: &str,
-) -> (std::path::PathBuf, std::path::PathBuf) {
+/// A UI-only plugin `id` under `root` (its modules installed, a `dev` script); its directory.
+pub fn ui_plugin(root: &std::path::Path, id: &str) -> std::path::PathBuf {
     let dir = root.join(id);
     std::fs::create_dir_all(dir.join("ui/node_modules")).unwrap();
     std::fs::write(
@@ -97,6 +92,17 @@ pub fn ui_plugin_with_pm(
     )
     .unwrap();
     std::fs::write(dir.join("ui/package.json"), r#"{"scripts":{"dev":"vite"}}"#).unwrap();
+    dir
+}
+
+/// A UI-only plugin `id` under `root` whose package manager is the shell script `pm_body`
+/// (it receives `run dev -- --port N ...`); returns the plugin directory and the script.
+pub fn ui_plugin_with_pm(
+    root: &std::path::Path,
+    id: &str,
+    pm_body: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = ui_plugin(root, id);
     let pm = root.join(format!("{id}-pm"));
     super::write_script(&pm, pm_body);
     (dir, pm)
