@@ -131,19 +131,7 @@ impl ApiClient {
             if status.is_success() {
                 return Ok(bytes);
             }
-            let parsed: Option<super::ErrorBody> = serde_json::from_slice(&bytes).ok();
-            Err(match parsed {
-                Some(e) => ClientError::Api {
-                    status,
-                    code: e.code,
-                    message: e.error,
-                },
-                None => ClientError::Api {
-                    status,
-                    code: "unknown".into(),
-                    message: format!("ovdev answered {status}"),
-                },
-            })
+            Err(refusal(status, &bytes))
         };
         tokio::time::timeout(REQUEST_TIMEOUT, work)
             .await
@@ -168,12 +156,7 @@ impl ApiClient {
         let status = res.status();
         if !status.is_success() {
             let bytes = res.into_body().collect().await?.to_bytes();
-            let e: Option<super::ErrorBody> = serde_json::from_slice(&bytes).ok();
-            return Err(ClientError::Api {
-                status,
-                code: e.as_ref().map_or("unknown".into(), |e| e.code.clone()),
-                message: e.map_or(format!("ovdev answered {status}"), |e| e.error),
-            });
+            return Err(refusal(status, &bytes));
         }
         let body = res.into_body();
         Ok(futures::stream::unfold(
@@ -196,6 +179,22 @@ impl ApiClient {
             },
         )
         .boxed())
+    }
+}
+
+/// The API's error answer as a [`ClientError::Api`] (its JSON body, or the bare status).
+fn refusal(status: StatusCode, body: &[u8]) -> ClientError {
+    match serde_json::from_slice::<super::ErrorBody>(body) {
+        Ok(e) => ClientError::Api {
+            status,
+            code: e.code,
+            message: e.error,
+        },
+        Err(_) => ClientError::Api {
+            status,
+            code: "unknown".into(),
+            message: format!("ovdev answered {status}"),
+        },
     }
 }
 
